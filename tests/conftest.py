@@ -1,0 +1,13 @@
+"""Suite-wide fixtures and markers. Folder-specific fixtures live in each folder's conftest.py."""
+import os
+
+import pytest
+
+
+def pytest_collection_modifyitems(config, items):
+    # Tests that build isolated agent roots need root for mount namespaces. Say so loudly rather
+    # than skipping: CI runs as root, so a failure here means the machine is not what we expect.
+    if os.geteuid() != 0:
+        for item in items:
+            if "needs_root" in item.keywords:
+                item.add_marker(pytest.mark.skip(reason="needs root: isolated agent roots use mount namespaces"))
