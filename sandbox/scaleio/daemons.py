@@ -1,0 +1,393 @@
+"""The ScaleIO host daemons run by the units ``mdm``, ``sds``, ``scini``, ``lia``, ``scaleio-gateway``.
+
+``python -m dcos_scaleio.sandbox.scaleio.daemons <kind>`` (or the installed wrapper scripts) runs one
+in the foreground, as systemd's ``Type=simple`` expects, until SIGTERM. Each listens where the real
+one does, on the agent's own address (``/etc/sandbox/agent.json``), so probes, ``scli``, the SDCs and
+the gateway find it with a plain TCP connect:
+
+- ``mdm``: TCP 9011 always; TCP 6611 (management) once the cluster exists and this MDM is a manager
+  member of it. 9011 also carries the SDC connections: an SDC (the ``scini`` daemon) connects, says
+  hello with its GUID, and stays connected; the MDM marks it connected in the shared system and
+  disconnected when the connection drops (scini stopped, agent rebooted, MDM gone). While the system's
+  fault ``mdm_unreachable`` names this MDM's IP, both ports are closed.
+- ``sds``: TCP 7072; publishes this host's disks (size, whether they carry data, from the host's own
+  ``lsblk``/``blkid``) to the system, which vets ``add_sds_device`` against them.
+- ``scini``: the SDC kernel driver. Refuses to "load" unless the package ships a module for the
+  running kernel (``uname -r``). Keeps one connection per configured system to its MDMs; the
+  configuration is the runtime list (``drv_cfg --add_mdm``, under /run, lost on reboot) plus the
+  ``mdm`` lines of ``drv_cfg.txt`` read at start.
+- ``lia``: TCP 9099.
+- ``scaleio-gateway``: the system helper's gateway server, configured by this agent's properties.
+- ``rexray``: ``rexray start`` (see tools/rexray.py).
+
+Line protocol on 9011: one JSON object per line each way.
+"""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+
+from dcos_scaleio.sandbox.scaleio import hostside
+from dcos_scaleio.sandbox.scaleio import sdcstate
+
+MDM_PORT = 9011
+MDM_MGMT_PORT = 6611
+SDS_PORT = 7072
+LIA_PORT = 9099
+POLL = 0.25
+
+MDM_CONF = "/opt/emc/scaleio/mdm/cfg/conf.txt"
+
+
+class Listener:
+    """A TCP listener on ``ip:port`` whose connections are served by ``handler(sock)`` in threads.
+
+    ``open()``/``close()`` may be called repeatedly: closing makes the port refuse connections
+    (what a dead or unreachable daemon looks like) without ending already-accepted ones.
+    """
+
+    def __init__(self, ip: str, port: int, handler):
+        self.ip, self.port, self.handler = ip, port, handler
+        self._sock = None
+        self._lock = threading.Lock()
+
+    @property
+    def is_open(self) -> bool:
+        return self._sock is not None
+
+    def open(self) -> None:
+        with self._lock:
+            if self._sock is not None:
+                return
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            deadline = time.monotonic() + 10
+            while True:  # a just-killed previous instance may still hold the port for a moment
+                try:
+                    sock.bind((self.ip, self.port))
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        sock.close()
+                        raise
+                    time.sleep(0.1)
+            sock.listen(64)
+            self._sock = sock
+            threading.Thread(target=self._accept_loop, args=(sock,), daemon=True).start()
+
+    def close(self) -> None:
+        with self._lock:
+            sock, self._sock = self._sock, None
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept_loop(self, sock) -> None:
+        while True:
+            try:
+                conn, _ = sock.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn) -> None:
+        try:
+            self.handler(conn)
+        except Exception:  # one bad peer must not kill the daemon
+            pass
+        finally:
+            try:
+                conn.close()
+            except OSError:
+                pass
+
+
+def read_lines(conn):
+    """Yield decoded JSON objects, one per line, until EOF."""
+    buf = b""
+    while True:
+        try:
+            chunk = conn.recv(65536)
+        except OSError:
+            return
+        if not chunk:
+            return
+        buf += chunk
+        while b"\n" in buf:
+            line, buf = buf.split(b"\n", 1)
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    return
+
+
+def send_line(conn, obj) -> None:
+    conn.sendall(json.dumps(obj).encode() + b"\n")
+
+
+def request(ip: str, port: int, obj: dict, timeout: float = 5.0) -> dict:
+    """One request/response exchange with a daemon's line protocol. Raises OSError if unreachable."""
+    with socket.create_connection((ip, port), timeout=timeout) as conn:
+        send_line(conn, obj)
+        for reply in read_lines(conn):
+            return reply
+    raise ConnectionError(f"no reply from {ip}:{port}")
+
+
+class Stopper:
+    """Turns SIGTERM/SIGINT into an event the daemon's main loop waits on."""
+
+    def __init__(self):
+        self.event = threading.Event()
+        signal.signal(signal.SIGTERM, self._stop)
+        signal.signal(signal.SIGINT, self._stop)
+
+    def _stop(self, *_):
+        self.event.set()
+
+    def wait(self, timeout: float) -> bool:
+        return self.event.wait(timeout)
+
+
+# ---------------------------------------------------------------------------------------------
+# mdm
+# ---------------------------------------------------------------------------------------------
+def read_conf(host: hostside.Host, path: str) -> dict:
+    """``key=value`` lines of a ScaleIO conf.txt."""
+    out = {}
+    for line in (host.read_text(path) or "").splitlines():
+        if "=" in line and not line.lstrip().startswith("#"):
+            key, value = line.split("=", 1)
+            out[key.strip()] = value.strip()
+    return out
+
+
+def run_mdm(host: hostside.Host) -> int:
+    from dcos_scaleio.sandbox.scaleio import sysview
+    stopper = Stopper()
+    ip = host.ip
+    view = sysview.SystemView(host)
+
+    def serve_member(conn):
+        guid = None
+        try:
+            for msg in read_lines(conn):
+                op = msg.get("op")
+                if op == "ping":
+                    send_line(conn, {"ok": True, "member": view.is_member(ip)})
+                elif op == "sdc_hello":
+                    if not view.is_member(ip):
+                        send_line(conn, {"ok": False, "error": "This MDM is not attached to a system."})
+                        return
+                    guid = msg["guid"]
+                    view.sdc_connected(guid, msg["ip"], actor=f"mdm@{host.name}")
+                    send_line(conn, {"ok": True, "system_id": view.system_id()})
+                else:
+                    send_line(conn, {"ok": False, "error": f"unknown op {op!r}"})
+        finally:
+            if guid is not None:
+                try:
+                    view.sdc_disconnected(guid, actor=f"mdm@{host.name}")
+                except Exception:
+                    pass
+
+    member_port = Listener(ip, MDM_PORT, serve_member)
+    mgmt_port = Listener(ip, MDM_MGMT_PORT, lambda conn: conn.recv(1))
+    while True:
+        try:
+            unreachable = view.mdm_unreachable(ip)
+            manager = view.is_manager_member(ip)
+        except Exception:  # the system is briefly busy or being rebuilt: keep the last state
+            unreachable, manager = False, mgmt_port.is_open
+        if unreachable:
+            member_port.close()
+            mgmt_port.close()
+        else:
+            member_port.open()
+            (mgmt_port.open if manager else mgmt_port.close)()
+        if stopper.wait(POLL):
+            break
+    member_port.close()
+    mgmt_port.close()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# sds
+# ---------------------------------------------------------------------------------------------
+def parse_pairs(line: str) -> dict:
+    """One line of ``lsblk -P`` output (``NAME="sdb" SIZE="1073741824" ...``) as a dict."""
+    import shlex
+    out = {}
+    for token in shlex.split(line):
+        if "=" in token:
+            key, value = token.split("=", 1)
+            out[key] = value
+    return out
+
+
+def host_disks(host: hostside.Host) -> list[dict]:
+    """The host's whole disks as the SDS sees them: path, size, and whether they carry data.
+
+    Uses the host's own ``lsblk`` (and ``blkid -p`` for signatures lsblk does not report), so the
+    agent's configured disk table is what counts.
+    """
+    listing = host.run(["lsblk", "-b", "-d", "-n", "-P", "-o", "NAME,SIZE,TYPE,FSTYPE"])
+    disks = []
+    if listing.returncode != 0:
+        return disks
+    for line in listing.stdout.splitlines():
+        row = parse_pairs(line)
+        if row.get("TYPE", "disk") != "disk" or not row.get("NAME") or not row.get("SIZE", "").isdigit():
+            continue
+        path = "/dev/" + row["NAME"]
+        has_data = bool(row.get("FSTYPE"))
+        if not has_data:
+            has_data = host.run(["blkid", "-p", path]).returncode == 0
+        disks.append({"path": path, "size_kb": int(row["SIZE"]) // 1024, "has_data": has_data})
+    return disks
+
+
+def run_sds(host: hostside.Host) -> int:
+    """Listen on 7072 and keep the system's view of this host's disks current."""
+    from dcos_scaleio.sandbox.scaleio import sysview
+    stopper = Stopper()
+    port = Listener(host.ip, SDS_PORT, lambda conn: conn.recv(1))
+    port.open()
+    system = sysview.open_system(host, "sds")
+    published = None
+    while True:
+        disks = host_disks(host)
+        if disks != published:
+            try:
+                system.set_host_disks(host.ip, disks)
+                published = disks
+            except Exception:  # system busy: retry on the next round
+                pass
+        if stopper.wait(2.0 if published is not None else POLL):
+            break
+    port.close()
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------
+# scini (SDC driver)
+# ---------------------------------------------------------------------------------------------
+def run_scini(host: hostside.Host) -> int:
+    kernel = host.run(["uname", "-r"]).stdout.strip()
+    if not sdcstate.module_available(host, kernel):
+        # What the real init script prints when the package has no module for the running kernel.
+        print(f"Loading scini module for kernel {kernel}... FAILED", file=sys.stderr)
+        print(f"scini: no driver for kernel {kernel} in {sdcstate.MODULES_DIR}; run driver_sync "
+              "(/bin/emc/scaleio/scini_sync) or boot a supported kernel", file=sys.stderr)
+        return 1
+    stopper = Stopper()
+    sdcstate.mark_loaded(host, kernel)
+    sdcstate.load_file_systems(host)
+    links: dict[tuple, threading.Event] = {}
+    try:
+        while True:
+            wanted = {tuple(ips) for ips in sdcstate.configured_systems(host)}
+            for ips in wanted - set(links):
+                stop = threading.Event()
+                links[ips] = stop
+                threading.Thread(target=_sdc_link, args=(host, list(ips), stop), daemon=True).start()
+            for ips in set(links) - wanted:
+                links.pop(ips).set()
+            if stopper.wait(POLL):
+                break
+    finally:
+        for stop in links.values():
+            stop.set()
+        sdcstate.mark_unloaded(host)
+    return 0
+
+
+def _sdc_link(host: hostside.Host, ips: list[str], stop: threading.Event) -> None:
+    """Keep this SDC connected to one reachable MDM of the system at ``ips`` until ``stop``."""
+    guid = sdcstate.guid(host)
+    while not stop.is_set():
+        for ip in ips:
+            if stop.is_set():
+                return
+            try:
+                conn = socket.create_connection((ip, MDM_PORT), timeout=2)
+            except OSError:
+                continue
+            try:
+                send_line(conn, {"op": "sdc_hello", "guid": guid, "ip": host.ip})
+                reply = next(read_lines(conn), None)
+                if not reply or not reply.get("ok"):
+                    continue
+                sdcstate.record_connection(host, ips, ip, reply.get("system_id"))
+                conn.settimeout(POLL)
+                while not stop.is_set():  # hold the connection: the MDM sees us as connected
+                    try:
+                        if conn.recv(1) == b"":
+                            break
+                    except socket.timeout:
+                        continue
+                    except OSError:
+                        break
+            finally:
+                conn.close()
+                sdcstate.record_connection(host, ips, None, None)
+        stop.wait(POLL)
+
+
+# ---------------------------------------------------------------------------------------------
+# lia, gateway, rexray
+# ---------------------------------------------------------------------------------------------
+def run_lia(host: hostside.Host) -> int:
+    stopper = Stopper()
+    port = Listener(host.ip, LIA_PORT, lambda conn: conn.recv(1))
+    port.open()
+    stopper.wait(None)
+    port.close()
+    return 0
+
+
+def run_gateway(host: hostside.Host) -> int:
+    from dcos_scaleio.sandbox.scaleio import gatewayhost
+    return gatewayhost.run(host)
+
+
+def run_rexray(host: hostside.Host) -> int:
+    from dcos_scaleio.sandbox.scaleio.tools import rexray
+    return rexray.main(["start", "-f"])
+
+
+DAEMONS = {
+    "mdm": run_mdm,
+    "sds": run_sds,
+    "scini": run_scini,
+    "lia": run_lia,
+    "scaleio-gateway": run_gateway,
+    "rexray": run_rexray,
+}
+
+
+def main(argv=None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) < 1 or args[0] not in DAEMONS:
+        print(f"usage: daemons {{{'|'.join(DAEMONS)}}}", file=sys.stderr)
+        return 2
+    try:
+        host = hostside.Host()
+        return DAEMONS[args[0]](host)
+    except hostside.HostError as exc:
+        print(f"{args[0]}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""The host side's view of the shared ScaleIO system: small queries over ``system.System`` and the
+host-side fault names.
+
+Faults the host side honours (armed with ``System.set_fault(name, **params)``):
+
+- ``"mdm_unreachable"``: params ``ip`` (one MDM IP) or ``ips`` (a list); none = every MDM. The
+  ``mdm`` daemons of those IPs close their ports 9011/6611 (connected SDCs drop), and ``scli``
+  cannot reach them.
+- ``"slow_command"``: params ``tool`` (``scli``/``drv_cfg``/``rexray``/``dvdcli``), optional
+  ``command`` (e.g. ``"add_sds"``), ``seconds``. Matching invocations sleep first.
+
+Other faults are host facts rather than system state: a disk that carries data is a disk with a
+filesystem in the agent's disk table (the ``sds`` daemon publishes it with ``has_data``); a kernel
+without a ``scini`` module is the agent's configured kernel; a reboot is ``AgentRoot.reboot()``.
+"""
+from __future__ import annotations
+
+import time
+
+from dcos_scaleio.sandbox.scaleio import hostside
+from dcos_scaleio.sandbox.scaleio.errors import NotFound
+
+MDM_UNREACHABLE = "mdm_unreachable"
+SLOW_COMMAND = "slow_command"
+
+
+def open_system(host: hostside.Host, program: str):
+    from dcos_scaleio.sandbox.scaleio.system import System
+    return System.open(host.state_dir, actor=host.actor(program))
+
+
+def mdm_unreachable(system, ip: str) -> bool:
+    params = system.peek_fault(MDM_UNREACHABLE)
+    if params is None:
+        return False
+    if "ip" in params:
+        return params["ip"] == ip
+    if "ips" in params:
+        return ip in params["ips"]
+    return True
+
+
+def apply_slow_command(system, tool: str, command: str | None) -> None:
+    """Sleep as the ``slow_command`` fault says, if it matches this invocation."""
+    params = system.peek_fault(SLOW_COMMAND)
+    if not params or params.get("tool", tool) != tool:
+        return
+    if params.get("command") and params["command"] != command:
+        return
+    time.sleep(min(float(params.get("seconds", 1.0)), 120.0))
+
+
+def member(cluster, ip: str):
+    """The cluster's MDM record having ``ip``, or None."""
+    for m in cluster.members:
+        if ip in m.ips or ip in m.management_ips:
+            return m
+    return None
+
+
+def find_sdc(system, guid: str):
+    try:
+        return system.sdc(guid=guid.upper())
+    except NotFound:
+        return None
+
+
+def volumes_mapped_to(system, sdc_id: str) -> list[str]:
+    return [v.id for v in system.volumes(sdc_id=sdc_id)]
+
+
+class SystemView:
+    """What an ``mdm`` daemon asks of the system, with one handle opened lazily."""
+
+    def __init__(self, host: hostside.Host):
+        self.host = host
+        self._system = None
+
+    @property
+    def system(self):
+        if self._system is None:
+            self._system = open_system(self.host, "mdm")
+        return self._system
+
+    def is_member(self, ip: str) -> bool:
+        """Active (non-standby) manager member: it serves SDCs."""
+        cluster = self.system.cluster()
+        m = member(cluster, ip) if cluster.created else None
+        return m is not None and m.status in ("master", "slave")
+
+    def is_manager_member(self, ip: str) -> bool:
+        return self.is_member(ip)
+
+    def system_id(self) -> str | None:
+        return self.system.cluster().system_id
+
+    def mdm_unreachable(self, ip: str) -> bool:
+        return mdm_unreachable(self.system, ip)
+
+    def sdc_connected(self, guid: str, ip: str, actor: str) -> None:
+        self.system.register_sdc(guid, ip)
+
+    def sdc_disconnected(self, guid: str, actor: str) -> None:
+        self.system.disconnect_sdc(guid=guid.upper())
