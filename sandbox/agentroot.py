@@ -31,6 +31,7 @@ import pathlib
 import select
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -130,17 +131,111 @@ class AgentRoot:
 
     # ------------------------------------------------------------------ files from outside
     def path(self, agent_path: str) -> pathlib.Path:
-        """The path in the upper dir for an in-agent absolute path (to write files into the agent)."""
-        rel = _validate_abs_path(agent_path).lstrip("/")
-        return self.upper / rel if rel else self.upper
+        """A host path through which ``agent_path`` can be read or written from outside the agent.
+
+        While the agent runs this goes through the agent's own mount (``/proc/<holder>/root/...``),
+        because overlayfs does not see changes made behind its back in the upper dir; while it is
+        stopped it is the path in the upper dir. Symlinks are resolved as the agent sees them (upper
+        over lower), so e.g. ``/lib/...`` lands in ``usr/lib`` on a merged-/usr machine instead of
+        shadowing the ``/lib`` symlink, and an absolute symlink never leads to the machine's own file.
+        Compute it right before use: it changes across start/stop.
+        """
+        resolved = self.resolve(agent_path).lstrip("/")
+        base = pathlib.Path(f"/proc/{self._holder.pid}/root") if self.running else self.upper
+        return base / resolved if resolved else base
+
+    def write_bytes(self, agent_path: str, data: bytes, mode: int | None = None) -> pathlib.Path:
+        """Write a file into the agent (parents created), optionally chmod it. Returns the host path."""
+        target = self.path(agent_path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        if mode is not None:
+            os.chmod(target, mode)
+        return target
+
+    def write_text(self, agent_path: str, text: str, mode: int | None = None) -> pathlib.Path:
+        return self.write_bytes(agent_path, text.encode(), mode)
+
+    def remove(self, agent_path: str) -> None:
+        """Make a file or directory tree disappear from the agent's view (never from the machine)."""
+        target = self.path(agent_path)
+        if self.running:
+            _rm_tree(target)
+            return
+        resolved = self.resolve(agent_path)
+        _rm_tree(target)
+        if os.path.lexists(resolved):  # present in the lower layer: hide it with a whiteout
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.mknod(target, stat.S_IFCHR | 0o000, os.makedev(0, 0))
+
+    def make_empty_dir(self, agent_path: str) -> None:
+        """Make ``agent_path`` an empty directory in the agent, hiding whatever the machine has there
+        (an overlay *opaque* directory): e.g. a fresh host's /etc/systemd/system."""
+        target = self.path(agent_path)
+        _rm_tree(target)
+        if self.running:
+            target.mkdir(parents=True)  # overlay marks a directory created over a whiteout opaque
+            return
+        target.mkdir(parents=True)
+        os.setxattr(target, "trusted.overlay.opaque", b"y", follow_symlinks=False)
+
+    def resolve(self, agent_path: str) -> str:
+        """The in-agent path with every symlink (parents and the last component) resolved."""
+        resolved = self.resolve_parents(agent_path)
+        for _ in range(40):
+            link = self._overlay_readlink(resolved)
+            if link is None:
+                return resolved
+            base = "/" if link.startswith("/") else resolved.rsplit("/", 1)[0] + "/"
+            resolved = self.resolve_parents(_normalize(base + link))
+        raise ValueError(f"too many symlinks resolving {agent_path!r}")
+
+    def resolve_parents(self, agent_path: str) -> str:
+        """The in-agent path with every symlink among its parent directories resolved (overlay view)."""
+        parts = _validate_abs_path(agent_path).split("/")[1:]
+        if parts == [""]:
+            return "/"
+        done: list[str] = []
+        pending = parts[:-1]
+        hops = 0
+        while pending:
+            part = pending.pop(0)
+            if part in ("", "."):
+                continue
+            if part == "..":
+                if done:
+                    done.pop()
+                continue
+            candidate = "/" + "/".join(done + [part])
+            link = self._overlay_readlink(candidate)
+            if link is None:
+                done.append(part)
+                continue
+            hops += 1
+            if hops > 40:
+                raise ValueError(f"too many symlinks resolving {agent_path!r}")
+            if link.startswith("/"):
+                done = []
+            pending = [p for p in link.split("/") if p] + pending
+        return "/" + "/".join(done + [parts[-1]])
+
+    def _overlay_readlink(self, agent_path: str) -> str | None:
+        """The target if ``agent_path`` is a symlink in the agent's view (upper wins over lower)."""
+        upper = self.upper / agent_path.lstrip("/")
+        for candidate in (upper, pathlib.Path(agent_path)):
+            try:
+                st = os.lstat(candidate)
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            return os.readlink(candidate) if stat.S_ISLNK(st.st_mode) else None
+        return None
 
     def read_text(self, agent_path: str) -> str | None:
         """The file as the agent sees it (upper overrides lower), or None if it does not exist."""
-        agent_path = _validate_abs_path(agent_path)
         if self.running:
-            target = pathlib.Path(f"/proc/{self._holder.pid}/root") / agent_path.lstrip("/")
+            target = self.path(agent_path)
         else:
-            target = self._offline_lookup(agent_path)
+            target = self._offline_lookup(self.resolve(agent_path))
         if target is None:
             return None
         try:
@@ -332,6 +427,26 @@ class AgentRoot:
         return f"AgentRoot({str(self.dir)!r}, running={self.running})"
 
 
+def _normalize(path: str) -> str:
+    out: list[str] = []
+    for part in path.split("/"):
+        if part in ("", "."):
+            continue
+        if part == "..":
+            if out:
+                out.pop()
+        else:
+            out.append(part)
+    return "/" + "/".join(out)
+
+
+def _rm_tree(path: pathlib.Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path)
+    elif os.path.lexists(path):
+        path.unlink()
+
+
 def _kill_group(pid: int) -> None:
     try:
         os.killpg(pid, signal.SIGKILL)
@@ -340,7 +455,6 @@ def _kill_group(pid: int) -> None:
 
 
 def _is_whiteout(st: os.stat_result) -> bool:
-    import stat
     return stat.S_ISCHR(st.st_mode) and st.st_rdev == 0
 
 

@@ -284,3 +284,36 @@ def test_guard_whole_agent_lifecycle_leaves_the_machine_unchanged(tmp_path):
     assert {p: sha(p) for p in existing} == shas
     assert fingerprint() == before
     assert not root.dir.exists()
+
+
+def test_path_resolves_symlinks_like_the_agent(agent):
+    # On a merged-/usr machine /lib is a symlink; writing through it must not shadow it with a directory.
+    if not os.path.islink("/lib"):
+        pytest.skip("machine has no /lib symlink")
+    assert agent.resolve("/lib/sandbox-test/unit.service") == os.path.realpath("/lib") + "/sandbox-test/unit.service"
+    agent.write_text("/lib/sandbox-test/unit.service", "[Unit]\n")
+    assert agent.run(["cat", "/lib/sandbox-test/unit.service"]).stdout == "[Unit]\n"
+    assert agent.run(["test", "-L", "/lib"]).returncode == 0
+    assert not os.path.exists("/lib/sandbox-test")
+
+
+def test_files_written_from_outside_while_running_and_while_stopped(fresh):
+    root = fresh()
+    assert root.run(["ls", "/usr/share"]).returncode == 0  # the agent has looked at the directory
+    root.write_text("/usr/share/live-written", "live\n", mode=0o600)
+    assert root.run(["cat", "/usr/share/live-written"]).stdout == "live\n"
+    root.stop()
+    assert root.path("/usr/share/live-written") == root.upper / "usr/share/live-written"
+    root.write_text("/usr/share/offline-written", "offline\n")
+    root.remove("/etc/os-release")
+    root.make_empty_dir("/etc/systemd")
+    root.start()
+    assert root.run(["cat", "/usr/share/offline-written"]).stdout == "offline\n"
+    assert root.run(["test", "-e", "/etc/os-release"]).returncode == 1
+    assert root.run(["ls", "-A", "/etc/systemd"]).stdout == ""
+    root.remove("/etc/hostname")
+    root.make_empty_dir("/etc/default")
+    assert root.run(["test", "-e", "/etc/hostname"]).returncode == 1
+    assert root.run(["ls", "-A", "/etc/default"]).stdout == ""
+    assert os.path.exists("/etc/os-release") and os.path.exists("/etc/hostname")
+    assert os.listdir("/etc/default")
