@@ -25,7 +25,6 @@ Line protocol on 9011: one JSON object per line each way.
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
 import sys
@@ -132,15 +131,6 @@ def read_lines(conn):
 
 def send_line(conn, obj) -> None:
     conn.sendall(json.dumps(obj).encode() + b"\n")
-
-
-def request(ip: str, port: int, obj: dict, timeout: float = 5.0) -> dict:
-    """One request/response exchange with a daemon's line protocol. Raises OSError if unreachable."""
-    with socket.create_connection((ip, port), timeout=timeout) as conn:
-        send_line(conn, obj)
-        for reply in read_lines(conn):
-            return reply
-    raise ConnectionError(f"no reply from {ip}:{port}")
 
 
 class Stopper:
