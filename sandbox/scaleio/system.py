@@ -556,11 +556,16 @@ class System:
                              (self._token_hash(token), kind)).rowcount > 0
 
     def expire_sessions(self, kind: str | None = None) -> int:
-        """Fault injection: every session (of ``kind``, or all) expires now. Returns how many."""
+        """Fault injection: every session of ``kind`` (or all) expires now. Returns how many.
+
+        ``kind`` also matches its qualified forms ``kind@...`` (each gateway's sessions are of kind
+        ``gateway@<ip>:<port>``, so ``expire_sessions("gateway")`` expires the tokens of every gateway).
+        """
         with self._store.write() as c:
             if kind is None:
                 return c.execute("DELETE FROM session").rowcount
-            return c.execute("DELETE FROM session WHERE kind=?", (kind,)).rowcount
+            return c.execute("DELETE FROM session WHERE kind=? OR substr(kind, 1, ?)=?",
+                             (kind, len(kind) + 1, kind + "@")).rowcount
 
     # ------------------------------------------------------------------ protection domains
     def protection_domains(self) -> list[ProtectionDomain]:
