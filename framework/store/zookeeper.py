@@ -1,0 +1,409 @@
+"""ZooKeeper state store (kazoo), the default on DC/OS.
+
+Layout under the service root (``/dcos-service-<name>`` by the SDK's convention):
+
+* ``<root>/state/<key>``: one znode per key; the znode's data is the value and its data version the
+  key's version. A znode with empty data is a mere prefix (hence the contract's "no empty values");
+  prefixes left without values or children are removed in the same transaction that empties them.
+* ``<root>/lock``: kazoo's Lock recipe (ephemeral sequential nodes whose data is the owner's
+  self-description), so the lock vanishes with the holder's session.
+
+Every write is one ZooKeeper ``multi`` that starts with a check of the writer's own lock node: a
+scheduler whose session expired (and whose lock node is therefore gone) cannot overwrite anything,
+even before it has noticed. Operations retry through connection loss with a bounded
+:class:`kazoo.retry.KazooRetry` and then raise :class:`StoreUnavailable`. A write whose ``multi``
+was sent when the connection dropped is re-read after reconnecting and reported as done if the
+store already shows its effect. A lost session (``KazooState.LOST``) or a deleted lock node calls
+the ``on_lost`` callback.
+"""
+import logging
+import time
+
+from kazoo.client import KazooClient, KazooState
+from kazoo.exceptions import (
+    ConnectionClosedError,
+    KazooException,
+    LockTimeout,
+    NoAuthError,
+    NoNodeError,
+    NotEmptyError,
+    RolledBackError,
+)
+from kazoo.handlers.threading import KazooTimeoutError
+from kazoo.retry import KazooRetry, RetryFailedError
+from kazoo.security import make_digest_acl
+
+from .base import Check, Delete, Put, StateStore, Versioned, check_expected
+from .errors import LockHeld, LockLost, LockNotHeld, StoreClosed, StoreError, StoreUnavailable
+from .keys import ancestors, validate_key, validate_prefix
+
+log = logging.getLogger(__name__)
+
+# How many times a transaction is re-planned when another client changed a node between planning
+# and committing (rare: there is only one writer, but prefixes can be touched by a stale reader).
+_MAX_RACES = 20
+
+
+class ZooKeeperStore(StateStore):
+    """The :class:`StateStore` contract on ZooKeeper (``zk://host:port,.../root``).
+
+    ``session_timeout``: ZooKeeper session timeout asked for (the server clamps it to
+    [2, 20] x tickTime); a crashed holder's lock is freed after it. ``connect_timeout``: how long
+    opening waits for a first connection. ``operation_timeout``: how long one operation keeps
+    retrying through connection loss before :class:`StoreUnavailable`.
+    """
+
+    def __init__(self, location, owner=None, session_timeout=10.0, connect_timeout=10.0, operation_timeout=30.0):
+        super().__init__(location, owner)
+        self._root = location.path
+        self._data_root = self._root + "/state"
+        self._lock_root = self._root + "/lock"
+        self._lock = None
+        self._fence_path = None
+        retry = dict(max_tries=-1, delay=0.05, backoff=2, max_delay=1.0, deadline=operation_timeout)
+        self._retry = KazooRetry(**retry)
+        kwargs = {}
+        auth = location.auth()
+        if auth is not None:
+            kwargs["auth_data"] = [("digest", f"{auth[0]}:{auth[1]}")]
+            kwargs["default_acl"] = [make_digest_acl(auth[0], auth[1], all=True)]
+        self._client = KazooClient(
+            hosts=",".join(location.hosts),
+            timeout=session_timeout,
+            connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2.0),
+            command_retry=retry,  # bounds kazoo's own retries (the lock recipe's release)
+            **kwargs,
+        )
+        self._client.add_listener(self._on_session_state)
+        try:
+            self._client.start(timeout=connect_timeout)
+        except (KazooTimeoutError, KazooException) as exc:
+            self._stop_client()
+            raise StoreUnavailable(
+                f"ZooKeeper for {location} did not answer within {connect_timeout:.0f} s ({type(exc).__name__})"
+            ) from None
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _path(self, key):
+        return f"{self._data_root}/{key}" if key else self._data_root
+
+    def _run(self, func, *args):
+        """Run ``func`` with the bounded retry and map kazoo's errors onto the store's."""
+        self._require_open()
+        try:
+            return self._retry.copy()(func, *args)
+        except StoreError:
+            raise
+        except RetryFailedError:
+            raise StoreUnavailable(f"ZooKeeper for {self.location} stayed unreachable; operation abandoned") from None
+        except NoAuthError:
+            raise StoreUnavailable(f"ZooKeeper refused access to {self.location} (check the credentials)") from None
+        except ConnectionClosedError:
+            raise StoreClosed(f"the store at {self.location} is closed") from None
+        except KazooException as exc:
+            raise StoreUnavailable(f"ZooKeeper operation on {self.location} failed: {type(exc).__name__}") from None
+
+    def _on_session_state(self, state):
+        # Runs on kazoo's connection thread: never block here.
+        if self._closed:
+            return  # our own close() ends the session
+        if state == KazooState.LOST:
+            log.warning("ZooKeeper session for %s lost", self.location)
+            self._notify_lock_lost()
+        elif state == KazooState.SUSPENDED:
+            log.warning("ZooKeeper connection for %s suspended; operations retry", self.location)
+
+    # -- reads --------------------------------------------------------------------------------
+    def get(self, key):
+        validate_key(key)
+
+        def read():
+            try:
+                data, stat = self._client.get(self._path(key))
+            except NoNodeError:
+                return None
+            return Versioned(data, stat.version) if data else None
+
+        return self._run(read)
+
+    def children(self, prefix=""):
+        validate_prefix(prefix)
+
+        def read():
+            try:
+                return sorted(self._client.get_children(self._path(prefix)))
+            except NoNodeError:
+                return []
+
+        return self._run(read)
+
+    def scan(self, prefix=""):
+        validate_prefix(prefix)
+        return self._run(self._scan_once, prefix)
+
+    def _scan_once(self, prefix):
+        """Breadth-first walk, one round of pipelined requests per tree level."""
+        found = {}
+        level = [prefix]
+        while level:
+            data = [(k, self._client.get_async(self._path(k))) for k in level if k]
+            kids = [(k, self._client.get_children_async(self._path(k))) for k in level]
+            for key, pending in data:
+                try:
+                    value, stat = pending.get()
+                except NoNodeError:
+                    continue
+                if value:
+                    found[key] = Versioned(value, stat.version)
+            level = []
+            for key, pending in kids:
+                try:
+                    names = pending.get()
+                except NoNodeError:
+                    continue
+                level += [f"{key}/{n}" if key else n for n in names]
+        return dict(sorted(found.items()))
+
+    # -- writes -------------------------------------------------------------------------------
+    def _commit(self, ops):
+        sent = False
+
+        def attempt():
+            nonlocal sent
+            if sent:
+                done = self._effect_visible(ops)
+                if done is not None:
+                    return done
+            tx, results = self._plan(ops)
+            sent = True
+            outcome = tx.commit()
+            failed = [i for i, r in enumerate(outcome) if isinstance(r, Exception) and not isinstance(r, RolledBackError)]
+            if not failed:
+                return results
+            if failed[0] == 0:  # the fence: our lock node is gone
+                self._notify_lock_lost()
+                raise LockLost(f"the lock of {self.location} was lost; the write was refused (stop this scheduler)")
+            sent = False  # a refused multi applied nothing
+            return _RACE
+
+        for _ in range(_MAX_RACES):
+            result = self._run(attempt)
+            if result is not _RACE:
+                return result
+        raise StoreUnavailable(f"nodes under {self.location} kept changing during a transaction; gave up")
+
+    def _plan(self, ops):
+        """Build the ``multi`` for ``ops`` against the current tree; raise VersionConflict early."""
+        fence = self._fence_path
+        if fence is None:
+            raise LockNotHeld(f"writing to {self.location} needs the single-scheduler lock (acquire_lock first)")
+        tx = self._client.transaction()
+        tx.check(fence, 0)
+        view = _View(self._client, self._data_root)
+        results = []
+        for op in ops:
+            path = self._path(op.key)
+            node = view.node(path)
+            current = node.version if node is not None and node.has_value else None
+            check_expected(op.key, op.expected_version, current)
+            if isinstance(op, Check):
+                if node is not None:
+                    tx.check(path, node.version)
+                results.append(True)
+            elif isinstance(op, Put):
+                results.append(self._plan_put(tx, view, op, node))
+            else:
+                results.append(self._plan_delete(tx, view, op, node))
+        return tx, results
+
+    def _plan_put(self, tx, view, op, node):
+        path = self._path(op.key)
+        if node is not None:
+            tx.set_data(path, op.value, node.version)
+            node.has_value, node.version = True, node.version + 1
+            return node.version
+        for prefix_path in [self._data_root] + [self._path(a) for a in ancestors(op.key)]:
+            if view.node(prefix_path) is None:
+                tx.create(prefix_path, b"")
+                view.created(prefix_path, has_value=False)
+        tx.create(path, op.value)
+        view.created(path, has_value=True)
+        return 0
+
+    def _plan_delete(self, tx, view, op, node):
+        path = self._path(op.key)
+        if node is None or not node.has_value:
+            return False
+        if node.children:  # keep the prefix for the keys below it
+            tx.set_data(path, b"", node.version)
+            node.has_value, node.version = False, node.version + 1
+            return True
+        tx.delete(path, node.version)
+        view.deleted(path)
+        for prefix in reversed(ancestors(op.key)):  # prune prefixes left empty
+            prefix_path = self._path(prefix)
+            parent = view.node(prefix_path)
+            if parent is None or parent.has_value or parent.children:
+                break
+            tx.delete(prefix_path, parent.version)
+            view.deleted(prefix_path)
+        return True
+
+    def _effect_visible(self, ops):
+        """After a connection loss during commit: the results if the store shows every effect of
+        ``ops`` (so the multi was applied), else ``None``."""
+        results = []
+        for op in ops:
+            try:
+                data, stat = self._client.get(self._path(op.key))
+            except NoNodeError:
+                data, stat = b"", None
+            if isinstance(op, Put):
+                if data != op.value:
+                    return None
+                results.append(stat.version)
+            elif isinstance(op, Delete):
+                if data:
+                    return None
+                results.append(True)
+            else:
+                results.append(True)
+        return results
+
+    # -- lock ---------------------------------------------------------------------------------
+    def _acquire(self, timeout):
+        started = time.monotonic()
+        lock = self._client.Lock(self._lock_root, identifier=self.owner)
+
+        def attempt():
+            try:
+                return lock.acquire(blocking=timeout > 0, timeout=timeout if timeout > 0 else None)
+            except LockTimeout:
+                return False
+
+        got = self._run(attempt)
+        if not got:
+            raise LockHeld(self.location, self.lock_holder(), time.monotonic() - started)
+        self._lock = lock
+        self._fence_path = f"{lock.path}/{lock.node}"
+        fence = self._fence_path
+        self._client.DataWatch(fence, lambda data, stat: self._on_lock_node(fence, stat))
+
+    def _on_lock_node(self, fence, stat):
+        if fence != self._fence_path:
+            return False  # an older lock of this instance: stop watching it
+        if stat is None:
+            log.warning("lock node of %s disappeared", self.location)
+            self._notify_lock_lost()
+            return False
+        return None
+
+    def _release(self):
+        lock, self._lock, self._fence_path = self._lock, None, None
+        if lock is None:
+            return
+        try:
+            lock.release()
+        except KazooException:
+            # The node is ephemeral: it goes with the session when the client stops.
+            log.warning("could not release the lock of %s cleanly", self.location)
+
+    def lock_holder(self):
+        if self.lock_held:
+            return self.owner
+
+        def read():
+            try:
+                holders = self._client.Lock(self._lock_root).contenders()
+            except NoNodeError:
+                return None
+            return holders[0] if holders else None
+
+        return self._run(read)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def destroy(self):
+        self._require_writable()
+        with self._state_lock:
+            # Our own lock node goes with the tree: stop treating its removal as a loss.
+            self._lock_held = False
+            self._fence_path = None
+            self._lock = None
+
+            def remove():
+                try:
+                    self._client.delete(self._root, recursive=True)
+                except NoNodeError:
+                    pass
+                except NotEmptyError as exc:  # a contender's node appeared meanwhile: walk again
+                    raise _Retryable() from exc
+
+            for _ in range(_MAX_RACES):
+                try:
+                    self._run(remove)
+                    break
+                except _Retryable:
+                    continue
+            self.close()
+
+    def close(self):
+        with self._state_lock:
+            if self._closed:
+                return
+            try:
+                self.release_lock()
+            finally:
+                self._closed = True
+                self._stop_client()
+
+    def _stop_client(self):
+        try:
+            self._client.stop()
+            self._client.close()
+        except KazooException:
+            log.debug("ignoring an error while stopping the ZooKeeper client", exc_info=True)
+
+
+class _Retryable(StoreError):
+    """Internal: an operation lost a race and should run again."""
+
+
+_RACE = object()
+
+
+class _Node:
+    __slots__ = ("has_value", "version", "children")
+
+    def __init__(self, has_value, version, children):
+        self.has_value, self.version, self.children = has_value, version, children
+
+
+class _View:
+    """The tree as a planned ``multi`` will leave it: znode states read lazily, then updated with
+    each planned create/set/delete so later operations of the same transaction see earlier ones."""
+
+    def __init__(self, client, data_root):
+        self._client = client
+        self._data_root = data_root
+        self._nodes = {}
+
+    def node(self, path):
+        if path not in self._nodes:
+            stat = self._client.exists(path)
+            self._nodes[path] = None if stat is None else _Node(stat.dataLength > 0, stat.version, stat.numChildren)
+        return self._nodes[path]
+
+    def created(self, path, has_value):
+        self._nodes[path] = _Node(has_value, 0, 0)
+        self._adjust_parent(path, +1)
+
+    def deleted(self, path):
+        self._nodes[path] = None
+        self._adjust_parent(path, -1)
+
+    def _adjust_parent(self, path, delta):
+        if path == self._data_root:
+            return
+        parent = self.node(path.rsplit("/", 1)[0])
+        if parent is not None:
+            parent.children += delta
