@@ -1,0 +1,706 @@
+"""An emulated Mesos agent: its own 127.x address and HTTP server, flags read from its isolated root,
+custom executors as real processes inside that root, reliable status updates, checkpoint recovery.
+
+Lifecycle (all coroutines run on the emulator loop; blocking work goes to worker threads):
+- :meth:`start` - first boot: start the AgentRoot, write ``/etc/sandbox/agent.json`` and the initial
+  flag files (only if absent), then :meth:`boot`.
+- :meth:`boot` - read the flags afresh, recover from ``<work_dir>/meta/slaves/latest`` if present
+  (refusing incompatible agent info: the agent then stays ``failed``), serve HTTP, wait for
+  checkpointing executors to resubscribe (``executor_reregistration_timeout``), register with master.
+- :meth:`stop_process` - the agent process dies: HTTP server gone, executor streams cut; executors
+  keep running in the root.
+- :meth:`shutdown` - everything inside the agent dies and its volumes are unmounted.
+
+States: ``stopped`` -> ``recovering`` -> ``running``; ``failed`` when recovery is refused.
+"""
+import asyncio
+import json
+import logging
+import os
+import shutil
+
+from . import containerizer, executor_api, flags as flagmod, volumes
+from .httpserver import HttpServer, Response, json_response
+from .model import new_uuid
+from .protocol import TERMINAL_STATES, b64, idv, now
+from .status_updates import StatusUpdateManager
+from . import resources as res
+
+log = logging.getLogger(__name__)
+
+
+class AgentTask:
+    def __init__(self, info, eid):
+        self.info = info
+        self.executor_id = eid
+        self.state = "TASK_STAGING"
+        self.status = None
+        self.delivered = False
+
+
+class Executor:
+    def __init__(self, fid, eid, info, framework_info, kind):
+        self.fid = fid
+        self.id = eid
+        self.info = info                # ExecutorInfo (None for the built-in command executor)
+        self.framework_info = framework_info
+        self.kind = kind                # "custom" | "command" | "default"
+        self.container_id = new_uuid()
+        self.directory = None
+        self.proc = None                # custom executor process
+        self.task_procs = {}            # built-in executors: task_id -> Popen
+        self.killed_tasks = set()
+        self.state = "launching"        # launching | running | terminating | terminated
+        self.stream = None
+        self.ever_subscribed = False
+        self.reregistering = False
+        self.queue = []                 # [(tasks, group)] not yet delivered
+        self.tasks = set()              # task ids owned
+        self.volumes = []
+        self.timers = []
+        self.grace = 5.0
+
+    @property
+    def checkpoint(self):
+        return bool(self.framework_info.get("checkpoint", False))
+
+
+class Agent:
+    def __init__(self, spec, *, master, clock, state_dir, control_url=None, update_retry=(10.0, 600.0)):
+        from ..agentroot import AgentRoot
+        self.spec = spec
+        self.name = spec.name
+        self.ip = spec.ip
+        self.port = spec.port
+        self.version = spec.version
+        self.flavour = spec.flavour
+        self.master = master
+        self.clock = clock
+        self.control_url = control_url
+        self.dir = os.path.join(state_dir, "agents", self.name)
+        self.work_dir = os.path.join(self.dir, "work")
+        self.root = AgentRoot(os.path.join(state_dir, "roots"), self.name, hostname=spec.root_hostname,
+                              shared_dirs=[self.work_dir])
+        self.config = None
+        self.agent_id = None
+        self.state = "stopped"
+        self.failure = None
+        self.accepting_subscriptions = False
+        self.partitioned = False
+        self.frameworks = {}            # fid -> FrameworkInfo
+        self.executors = {}             # (fid, eid) -> Executor
+        self.tasks = {}                 # (fid, tid) -> AgentTask
+        self.removing = set()           # frameworks being removed: no updates for them
+        self.vols = volumes.VolumeManager()
+        self.sum = StatusUpdateManager(clock, self._forward_update, *update_retry)
+        self.sum.paused = True
+        self.server = None
+        self._watcher = None
+        self._recovery_done = None
+
+    # ------------------------------------------------------------------ what the master reads
+    @property
+    def hostname(self):
+        return self.config.hostname if self.config else self.spec.hostname
+
+    @property
+    def role(self):
+        return self.config.role if self.config else self.spec.role
+
+    @property
+    def total_resources(self):
+        return self.config.resources if self.config else res.norm(self.spec.resources)
+
+    def attributes_proto(self):
+        return flagmod.attributes_proto(self.config.attributes if self.config else self.spec.attributes)
+
+    @property
+    def linked(self):
+        return self.state == "running" and not self.partitioned and self.agent_id is not None
+
+    def report_state(self):
+        tasks = {}
+        for (fid, tid), t in self.tasks.items():
+            tasks[(fid, tid)] = (t.info, t.executor_id, t.state, t.status)
+        executors = {(fid, eid): dict(ex.info, framework_id=idv(fid)) for (fid, eid), ex in self.executors.items()
+                     if ex.info is not None and ex.kind != "command" and ex.state != "terminated"}
+        return tasks, executors
+
+    # ------------------------------------------------------------------ lifecycle
+    async def start(self):
+        os.makedirs(self.work_dir, exist_ok=True)
+        await asyncio.to_thread(self.root.start)
+        agent_json = self.root.path("/etc/sandbox/agent.json")
+        agent_json.parent.mkdir(parents=True, exist_ok=True)
+        agent_json.write_text(json.dumps({"name": self.name, "hostname": self.spec.hostname, "ip": self.ip,
+                                          "control_url": self.control_url}) + "\n")
+        marker = flagmod.DCOS_BASE if self.flavour == "dcos" else flagmod.PLAIN_DIR + "/work_dir"
+        if self.root.read_text(marker) is None:
+            flagmod.write_flags(self.root, self.flavour, self.spec.initial_flags(self.work_dir))
+        return await self.boot()
+
+    def _defaults(self):
+        return {"hostname": self.spec.hostname, "work_dir": self.work_dir, "resources":
+                res.format_flag(res.norm(self.spec.resources)), "isolation": flagmod.DEFAULT_ISOLATION}
+
+    async def boot(self):
+        """Start the agent process. Returns True when it is up, False when recovery was refused."""
+        self.failure = None
+        try:
+            flags = flagmod.read_flags(self.root, self.flavour)
+            self.config = flagmod.AgentConfig(flags, defaults=self._defaults())
+        except (ValueError, KeyError) as exc:
+            return self._fail(f"Failed to load flags: {exc}")
+        if self.config.work_dir != self.work_dir:
+            return self._fail(f"work_dir {self.config.work_dir} is not the emulator's shared work dir")
+        meta = os.path.join(self.work_dir, "meta", "slaves")
+        latest = os.path.join(meta, "latest")
+        recovered_id = None
+        if os.path.exists(latest):
+            try:
+                with open(os.path.join(latest, "slave.info")) as f:
+                    old_info = json.load(f)
+                recovered_id = os.path.basename(os.path.realpath(latest))
+            except (OSError, ValueError) as exc:
+                return self._fail(f"Failed to recover agent info: {exc}")
+            why = flagmod.incompatible(old_info, self.config.agent_info(), self.version,
+                                       self.config.reconfiguration_policy)
+            if why:
+                return self._fail(why)
+        if recovered_id is None:
+            # A fresh agent: whatever ran under the old identity is an orphan and is destroyed.
+            await self._destroy_all(updates=False)
+            self.tasks.clear()
+            self.frameworks.clear()
+            self.sum.stop()
+            self.sum.streams.clear()
+        self.state = "recovering"
+        self.accepting_subscriptions = True
+        self.server = HttpServer(self.ip, self.port, self.handle, name=f"agent {self.name}")
+        try:
+            await self.server.start()
+        except OSError as exc:
+            self.server = None
+            return self._fail(f"Failed to bind {self.ip}:{self.port}: {exc}")
+        self._watcher = asyncio.ensure_future(self._watch_processes())
+        if recovered_id is not None:
+            await self._recover_executors()
+        self.state = "running"
+        self.agent_id = self.master.register_agent(self, recovered_id)
+        self._checkpoint_info(meta)
+        self.sum.paused = False
+        self.sum.resend_all()
+        log.info("agent %s up as %s", self.name, self.agent_id)
+        return True
+
+    def _fail(self, why):
+        self.state = "failed"
+        self.failure = why
+        log.warning("agent %s failed to start: %s", self.name, why)
+        with open(os.path.join(self.dir, "agent.log"), "a") as f:
+            f.write(f"{why}\n")
+        return False
+
+    def _checkpoint_info(self, meta):
+        path = os.path.join(meta, self.agent_id)
+        os.makedirs(path, exist_ok=True)
+        with open(os.path.join(path, "slave.info"), "w") as f:
+            json.dump(self.config.agent_info(), f)
+        latest = os.path.join(meta, "latest")
+        if os.path.islink(latest) or os.path.exists(latest):
+            os.unlink(latest)
+        os.symlink(self.agent_id, latest)
+
+    async def _recover_executors(self):
+        """Executors of checkpointing frameworks get ``executor_reregistration_timeout`` to resubscribe;
+        the others are not recovered (destroyed, their tasks dropped)."""
+        waiting = []
+        for ex in list(self.executors.values()):
+            if ex.state == "terminated":
+                continue
+            if not ex.checkpoint or ex.kind != "custom":
+                await self._terminate(ex, updates=False)
+                continue
+            ex.reregistering = True
+            waiting.append(ex)
+        if not waiting:
+            return
+        deadline = self.clock.deadline(self.config.executor_reregistration_timeout)
+        while any(ex.reregistering and ex.state != "terminated" for ex in waiting):
+            if self.clock.now() >= deadline:
+                break
+            await asyncio.sleep(0.05)
+        for ex in waiting:
+            if ex.reregistering and ex.state != "terminated":
+                state = "TASK_GONE" if self._partition_aware(ex.fid) else "TASK_LOST"
+                await self._terminate(ex, state=state, reason="REASON_EXECUTOR_REREGISTRATION_TIMEOUT",
+                                      message="Executor did not reregister within "
+                                              f"{self.config.executor_reregistration_timeout:g}secs")
+
+    async def stop_process(self):
+        """The agent process dies (kill, systemctl stop): executors keep running inside the root."""
+        if self.state in ("stopped", "failed") and self.server is None:
+            self.state = "stopped"
+            return
+        was_linked = self.agent_id is not None and self.state == "running"
+        self.state = "stopped"
+        self.accepting_subscriptions = False
+        self.sum.paused = True
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        for ex in self.executors.values():
+            for timer in ex.timers:
+                timer.cancel()
+            ex.timers = []
+            ex.stream = None
+        if self.server is not None:
+            await self.server.stop()
+            self.server = None
+        if was_linked:
+            self.master.agent_disconnected(self.agent_id)
+
+    async def restart(self, down_seconds=0.0):
+        await self.stop_process()
+        if down_seconds:
+            await self.clock.sleep(down_seconds)
+        return await self.boot()
+
+    async def shutdown(self):
+        """Stop the agent and everything in its root (cluster stop, agent removal)."""
+        await self.stop_process()
+        await self._destroy_all(updates=False)
+        await asyncio.to_thread(self.vols.unmount_all, self.root)
+        await asyncio.to_thread(self.root.stop)
+
+    def partition(self):
+        self.partitioned = True
+        self.sum.paused = True
+        if self.agent_id is not None:
+            self.master.mark_unreachable(self.agent_id)
+
+    def heal(self):
+        self.partitioned = False
+        if self.state == "running" and self.agent_id is not None:
+            self.master.register_agent(self, self.agent_id)
+            self.sum.paused = False
+            self.sum.resend_all()
+
+    # ------------------------------------------------------------------ HTTP
+    async def handle(self, request):
+        path = request.path.rstrip("/") or "/"
+        if path == "/api/v1/executor":
+            return await executor_api.handle(self, request)
+        if path in ("/flags", "/slave(1)/flags"):
+            return json_response({"flags": dict(self.config.flags)})
+        if path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
+            return json_response(self.state_json())
+        if path == "/version":
+            return json_response({"version": self.version, "git_tag": self.version})
+        if path == "/health":
+            return Response(200, b"")
+        return Response(404, b"")
+
+    def state_json(self):
+        frameworks = {}
+        for (fid, eid), ex in self.executors.items():
+            fw = frameworks.setdefault(fid, {"id": fid, "name": self.frameworks.get(fid, {}).get("name"),
+                                            "checkpoint": ex.checkpoint, "executors": []})
+            fw["executors"].append({
+                "id": eid, "name": (ex.info or {}).get("name", ""), "container": ex.container_id,
+                "directory": ex.directory, "type": ex.kind.upper(),
+                "tasks": [{"id": tid, "state": self.tasks[(fid, tid)].state} for tid in ex.tasks
+                          if (fid, tid) in self.tasks],
+                "queued_tasks": [t["task_id"]["value"] for tasks, _ in ex.queue for t in tasks]})
+        attributes = {k: v for k, v in self.config.attributes}
+        return {"version": self.version, "id": self.agent_id, "pid": f"slave(1)@{self.ip}:{self.port}",
+                "hostname": self.hostname, "flags": dict(self.config.flags), "attributes": attributes,
+                "resources": {k: (v if not isinstance(v, list) else
+                                  "[" + ", ".join(f"{b}-{e}" for b, e in v) + "]")
+                              for k, v in self.total_resources.items()},
+                "reserved_resources": {self.role: {}} if self.role != "*" else {},
+                "master_hostname": self.master.leader_endpoint.host if self.master.leader_endpoint else None,
+                "frameworks": list(frameworks.values()), "state": self.state}
+
+    # ------------------------------------------------------------------ from the master
+    def _partition_aware(self, fid):
+        caps = {c.get("type") for c in self.frameworks.get(fid, {}).get("capabilities", [])}
+        return "PARTITION_AWARE" in caps
+
+    def launch(self, framework_info, executor_info, tasks, group):
+        fid = framework_info["id"]["value"]
+        self.frameworks[fid] = framework_info
+        self.removing.discard(fid)
+        if executor_info is None:
+            # Command task: the built-in command executor, one per task, ExecutorID = TaskID.
+            for task in tasks:
+                eid = task["task_id"]["value"]
+                ex = Executor(fid, eid, None, framework_info, "command")
+                self._register_tasks(ex, [task])
+                self.executors[(fid, eid)] = ex
+                asyncio.ensure_future(self._start_container(ex))
+            return
+        eid = executor_info["executor_id"]["value"]
+        ex = self.executors.get((fid, eid))
+        if ex is None or ex.state == "terminated":
+            kind = "default" if executor_info.get("type") == "DEFAULT" else "custom"
+            ex = Executor(fid, eid, executor_info, framework_info, kind)
+            self.executors[(fid, eid)] = ex
+            self._register_tasks(ex, tasks, group)
+            asyncio.ensure_future(self._start_container(ex))
+            return
+        if ex.state == "terminating":
+            for task in tasks:
+                self._agent_update(fid, task["task_id"]["value"], eid, "TASK_LOST", "REASON_EXECUTOR_TERMINATED",
+                                   "Executor is terminating", register=task)
+            return
+        self._register_tasks(ex, tasks, group)
+        if ex.stream is not None or ex.kind != "custom":
+            self._deliver(ex)
+
+    def _register_tasks(self, ex, tasks, group=False):
+        for task in tasks:
+            tid = task["task_id"]["value"]
+            self.tasks[(ex.fid, tid)] = AgentTask(task, ex.id)
+            ex.tasks.add(tid)
+        ex.queue.append((tasks, group))
+
+    def kill_task(self, fid, tid, kill_policy=None):
+        task = self.tasks.get((fid, tid))
+        if task is None or task.state in TERMINAL_STATES:
+            return
+        ex = self.executors.get((fid, task.executor_id))
+        if ex is None:
+            return
+        if not task.delivered:
+            ex.queue = [([t for t in tasks if t["task_id"]["value"] != tid], g) for tasks, g in ex.queue]
+            ex.queue = [(tasks, g) for tasks, g in ex.queue if tasks]
+            self._agent_update(fid, tid, ex.id, "TASK_KILLED", "REASON_TASK_KILLED_DURING_LAUNCH",
+                               "Task killed before delivery to the executor")
+            if ex.kind == "custom" and not any(self.tasks[(fid, t)].delivered for t in ex.tasks
+                                               if (fid, t) in self.tasks) and not ex.queue:
+                asyncio.ensure_future(self._shutdown_executor(ex))
+            return
+        if ex.kind == "custom":
+            if ex.stream is not None:
+                event = {"task_id": idv(tid)}
+                if kill_policy:
+                    event["kill_policy"] = kill_policy
+                ex.stream.send({"type": "KILL", "kill": event})
+        else:
+            proc = ex.task_procs.get(tid)
+            if proc is not None:
+                ex.killed_tasks.add(tid)
+                containerizer.kill_session(proc.pid)
+
+    def acknowledge(self, fid, tid, uuid_b64):
+        acked = self.sum.acknowledge(fid, tid, uuid_b64)
+        if acked is not None and acked["state"] in TERMINAL_STATES and not self.sum.pending_for(fid, tid):
+            task = self.tasks.pop((fid, tid), None)
+            if task is not None:
+                ex = self.executors.get((fid, task.executor_id))
+                if ex is not None:
+                    ex.tasks.discard(tid)
+
+    def shutdown_executor(self, fid, eid):
+        ex = self.executors.get((fid, eid))
+        if ex is not None:
+            asyncio.ensure_future(self._shutdown_executor(ex))
+
+    def framework_message(self, fid, eid, data):
+        ex = self.executors.get((fid, eid))
+        if ex is not None and ex.stream is not None:
+            ex.stream.send({"type": "MESSAGE", "message": {"data": data}})
+
+    def shutdown_framework(self, fid):
+        self.removing.add(fid)
+        self.sum.drop_framework(fid)
+        for ex in [e for (f, _), e in self.executors.items() if f == fid]:
+            asyncio.ensure_future(self._shutdown_executor(ex))
+        for key in [k for k in self.tasks if k[0] == fid]:
+            del self.tasks[key]
+
+    # ------------------------------------------------------------------ executors
+    def _resolve_local(self, path):
+        pid = self.root.holder_pid
+        return f"/proc/{pid}/root{path}" if pid else path
+
+    async def _start_container(self, ex):
+        try:
+            await asyncio.to_thread(self._prepare_and_launch, ex)
+        except Exception as exc:        # fetch, volume or exec failures
+            log.info("agent %s: container for %s failed: %s", self.name, ex.id, exc)
+            await self._terminate(ex, reason="REASON_CONTAINER_LAUNCH_FAILED",
+                                  message=f"Failed to launch container: {exc}")
+            return
+        if ex.state == "terminated":    # killed meanwhile
+            return
+        ex.state = "running"
+        if ex.kind == "custom":
+            ex.timers.append(self.clock.call_later(self.config.executor_registration_timeout,
+                                                   self._registration_timeout, ex))
+        else:
+            self._deliver(ex)
+
+    def _prepare_and_launch(self, ex):
+        ex.directory = containerizer.sandbox_path(self.work_dir, self.agent_id, ex.fid, ex.id, ex.container_id)
+        tasks = [t for tasks, _ in ex.queue for t in tasks]
+        wanted = volumes.requested_volumes(ex.info, tasks)
+        for kind in sorted({v["kind"] for v in wanted}):
+            why = volumes.volume_support(self.root, self.config, self.version, kind)
+            if why:
+                raise volumes.VolumeError(why)
+        for vol in wanted:
+            if vol["kind"] == "dvdi" and not (volumes.DVDI_MODULE in self.config.isolation):
+                continue
+            point = self.vols.mount(self.root, vol)
+            ex.volumes.append(vol)
+            cpath = vol["container_path"]
+            if point and cpath and not cpath.startswith("/"):
+                link = os.path.join(ex.directory, cpath)
+                if not os.path.lexists(link):
+                    os.symlink(point, link)
+        if ex.kind == "custom":
+            grace = ex.info.get("shutdown_grace_period", {}).get("nanoseconds")
+            ex.grace = grace / 1e9 if grace else self.config.executor_shutdown_grace_period
+            env = self._env(ex, ex.info.get("command", {}).get("environment"))
+            ex.proc = containerizer.launch(self.root, ex.info["command"], env, ex.directory, self._resolve_local)
+
+    def _env(self, ex, command_env):
+        return containerizer.executor_environment(
+            agent=self, fid=ex.fid, eid=ex.id, directory=ex.directory, checkpoint=ex.checkpoint,
+            grace_period=ex.grace, base_env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                              "HOME": "/root", "LANG": "C.UTF-8"}, command_env=command_env)
+
+    def _registration_timeout(self, ex):
+        if not ex.ever_subscribed and ex.state not in ("terminated",):
+            asyncio.ensure_future(self._terminate(ex, reason="REASON_EXECUTOR_REGISTRATION_TIMEOUT",
+                                                  message="Executor did not register within "
+                                                          f"{self.config.executor_registration_timeout:g}secs"))
+
+    def _deliver(self, ex):
+        """Send queued tasks to a subscribed custom executor, or start them in a built-in one."""
+        queue, ex.queue = ex.queue, []
+        for tasks, group in queue:
+            for task in tasks:
+                t = self.tasks.get((ex.fid, task["task_id"]["value"]))
+                if t is not None:
+                    t.delivered = True
+            if ex.kind == "custom":
+                if group:
+                    ex.stream.send({"type": "LAUNCH_GROUP", "launch_group": {"task_group": {"tasks": tasks}}})
+                else:
+                    for task in tasks:
+                        ex.stream.send({"type": "LAUNCH", "launch": {"task": task}})
+            else:
+                for task in tasks:
+                    asyncio.ensure_future(self._run_builtin_task(ex, task))
+
+    async def _run_builtin_task(self, ex, task):
+        """The command/default executor: STARTING, RUNNING, then FINISHED/FAILED/KILLED from the exit."""
+        tid = task["task_id"]["value"]
+        self._executor_side_update(ex, tid, "TASK_STARTING")
+        env = self._env(ex, task["command"].get("environment"))
+        try:
+            proc = await asyncio.to_thread(containerizer.launch, self.root, task["command"], env, ex.directory,
+                                           self._resolve_local)
+        except Exception as exc:
+            self._executor_side_update(ex, tid, "TASK_FAILED", message=f"Failed to launch command: {exc}")
+            return
+        ex.task_procs[tid] = proc
+        self._executor_side_update(ex, tid, "TASK_RUNNING")
+
+    def _executor_side_update(self, ex, tid, state, message=None, reason=None):
+        status = {"task_id": idv(tid), "state": state, "source": "SOURCE_EXECUTOR", "uuid": b64(os.urandom(16)),
+                  "timestamp": now(), "executor_id": idv(ex.id)}
+        if message:
+            status["message"] = message
+        if reason:
+            status["reason"] = reason
+        self._accept_update(ex.fid, status)
+
+    def executor_subscribed(self, ex, stream, subscribe):
+        if ex.state in ("terminating", "terminated") or ex.fid in self.removing:
+            stream.send({"type": "SHUTDOWN"})
+            stream.close()
+            return
+        if ex.stream is not None:
+            old, ex.stream = ex.stream, None
+            old.close()
+        ex.stream = stream
+        ex.ever_subscribed = True
+        was_reregistering, ex.reregistering = ex.reregistering, False
+        stream.on_close = lambda s, ex=ex: self._executor_stream_closed(ex, s)
+        stream.send({"type": "SUBSCRIBED", "subscribed": {
+            "executor_info": dict(ex.info, framework_id=idv(ex.fid)),
+            "framework_info": dict(ex.framework_info),
+            "agent_info": {"hostname": self.hostname, "port": self.port, "id": idv(self.agent_id),
+                           "resources": self._resources_proto(), "attributes": self.attributes_proto()},
+            "container_id": idv(ex.container_id)}})
+        for item in subscribe.get("unacknowledged_updates", []) or []:
+            status = (item or {}).get("status")
+            if isinstance(status, dict) and status.get("uuid") and status.get("task_id"):
+                self._accept_update(ex.fid, dict(status, source="SOURCE_EXECUTOR", executor_id=idv(ex.id)))
+        if was_reregistering:
+            unacked = {t.get("task_id", {}).get("value") for t in subscribe.get("unacknowledged_tasks", []) or []}
+            for tid in list(ex.tasks):
+                t = self.tasks.get((ex.fid, tid))
+                if t is not None and t.delivered and t.state == "TASK_STAGING" and tid not in unacked:
+                    state = "TASK_DROPPED" if self._partition_aware(ex.fid) else "TASK_LOST"
+                    self._agent_update(ex.fid, tid, ex.id, state, "REASON_AGENT_RESTARTED",
+                                       "Task launched during agent restart")
+        self._deliver(ex)
+
+    def _resources_proto(self):
+        return res.to_proto(self.total_resources, self.role)
+
+    def _executor_stream_closed(self, ex, stream):
+        if ex.stream is stream:
+            ex.stream = None            # a real agent does nothing else: the executor must reconnect
+
+    def executor_update(self, ex, status):
+        status = dict(status, executor_id=idv(ex.id), source="SOURCE_EXECUTOR")
+        status.setdefault("timestamp", now())
+        self._accept_update(ex.fid, status)
+        if ex.stream is not None:
+            ex.stream.send({"type": "ACKNOWLEDGED", "acknowledged": {"task_id": status["task_id"],
+                                                                     "uuid": status["uuid"]}})
+
+    def executor_message(self, ex, data):
+        if self.linked and ex.fid not in self.removing:
+            self.master.executor_message(self.agent_id, ex.fid, ex.id, data)
+
+    def _accept_update(self, fid, status):
+        if fid in self.removing:
+            return
+        status = dict(status, agent_id=idv(self.agent_id))
+        tid = status["task_id"]["value"]
+        task = self.tasks.get((fid, tid))
+        if task is not None:
+            if task.state in TERMINAL_STATES and status["state"] not in TERMINAL_STATES:
+                return                  # a terminal task never goes back
+            if status["state"] == "TASK_RUNNING" and "container_status" not in status:
+                ex = self.executors.get((fid, task.executor_id))
+                status["container_status"] = {
+                    "container_id": idv(ex.container_id) if ex else idv(new_uuid()),
+                    "network_infos": [{"ip_addresses": [{"protocol": "IPv4", "ip_address": self.ip}]}]}
+            if self.sum.update(fid, status):
+                task.state = status["state"]
+                task.status = status
+        else:
+            self.sum.update(fid, status)
+
+    def _agent_update(self, fid, tid, eid, state, reason, message, register=None):
+        """A reliable update generated by the agent itself (SOURCE_AGENT, with a uuid)."""
+        if register is not None:
+            self.tasks[(fid, tid)] = AgentTask(register, eid)
+        status = {"task_id": idv(tid), "state": state, "source": "SOURCE_AGENT", "reason": reason,
+                  "message": message, "uuid": b64(os.urandom(16)), "timestamp": now()}
+        if eid:
+            status["executor_id"] = idv(eid)
+        self._accept_update(fid, status)
+
+    def _forward_update(self, fid, status):
+        if self.linked and fid not in self.removing:
+            self.master.status_update(self.agent_id, fid, status)
+
+    async def _shutdown_executor(self, ex):
+        if ex.state in ("terminating", "terminated"):
+            return
+        if ex.kind != "custom":
+            await self._terminate(ex, updates=ex.fid not in self.removing,
+                                  state="TASK_KILLED", reason="REASON_EXECUTOR_TERMINATED",
+                                  message="Executor shut down")
+            return
+        ex.state = "terminating"
+        if ex.stream is not None:
+            ex.stream.send({"type": "SHUTDOWN"})
+        deadline = self.clock.deadline(ex.grace)
+        while ex.proc is not None and ex.proc.poll() is None and self.clock.now() < deadline:
+            await asyncio.sleep(0.05)
+        if ex.state != "terminated":
+            await self._terminate(ex, updates=ex.fid not in self.removing)
+
+    async def _terminate(self, ex, *, updates=True, state="TASK_FAILED", reason="REASON_EXECUTOR_TERMINATED",
+                         message=None, status=None, purge=None):
+        """Destroy the container and report: TASK_x for every live task, then FAILURE via the master."""
+        if ex.state == "terminated":
+            return
+        ex.state = "terminated"
+        for timer in ex.timers:
+            timer.cancel()
+        ex.timers = []
+        procs = [p for p in [ex.proc, *ex.task_procs.values()] if p is not None]
+        for proc in procs:
+            containerizer.kill_session(proc.pid)
+        for proc in procs:
+            try:
+                await asyncio.to_thread(proc.wait, 10)
+            except Exception:
+                pass
+        if status is None and ex.proc is not None:
+            status = containerizer.wait_status(ex.proc.returncode)
+        if ex.stream is not None:
+            stream, ex.stream = ex.stream, None
+            stream.close()
+        if ex.volumes:
+            vols, ex.volumes = ex.volumes, []
+            for vol in vols:
+                await asyncio.to_thread(self.vols.unmount, self.root, vol)
+        if updates and ex.fid not in self.removing:
+            if message is None:
+                message = "Executor terminated" if not status else \
+                    f"Abnormal executor termination: {self._describe(status)}"
+            for tid in sorted(ex.tasks):
+                t = self.tasks.get((ex.fid, tid))
+                if t is not None and t.state not in TERMINAL_STATES:
+                    self._agent_update(ex.fid, tid, ex.id, state, reason, message)
+        if self.executors.get((ex.fid, ex.id)) is ex:
+            del self.executors[(ex.fid, ex.id)]
+        if (not updates) if purge is None else purge:
+            for tid in ex.tasks:
+                self.tasks.pop((ex.fid, tid), None)
+        if self.linked and ex.fid not in self.removing:
+            self.master.executor_exited(self.agent_id, ex.fid, ex.id, status or 0)
+
+    @staticmethod
+    def _describe(status):
+        if status & 0x7F:
+            return f"terminated by signal {status & 0x7F}"
+        return f"exited with status {status >> 8}"
+
+    async def _destroy_all(self, updates):
+        for ex in list(self.executors.values()):
+            await self._terminate(ex, updates=updates)
+        self.executors.clear()
+
+    async def _watch_processes(self):
+        """Reap exited executor processes (and built-in task processes)."""
+        while True:
+            await asyncio.sleep(0.1)
+            for ex in list(self.executors.values()):
+                if ex.state == "terminated":
+                    continue
+                if ex.proc is not None and ex.proc.poll() is not None:
+                    await self._terminate(ex, status=containerizer.wait_status(ex.proc.returncode))
+                    continue
+                for tid, proc in list(ex.task_procs.items()):
+                    rc = proc.poll()
+                    if rc is None:
+                        continue
+                    del ex.task_procs[tid]
+                    if tid in ex.killed_tasks:
+                        self._executor_side_update(ex, tid, "TASK_KILLED", message="Command terminated with signal "
+                                                   "Killed")
+                    elif rc == 0:
+                        self._executor_side_update(ex, tid, "TASK_FINISHED", message="Command exited with status 0")
+                    else:
+                        self._executor_side_update(ex, tid, "TASK_FAILED",
+                                                   message=f"Command exited with status {rc}"
+                                                   if rc > 0 else f"Command terminated with signal {-rc}")
+                    if ex.kind == "command" or (ex.kind == "default" and not ex.task_procs and not ex.queue):
+                        await self._terminate(ex, updates=False, purge=False,
+                                              status=containerizer.wait_status(rc))
+
+    def cleanup_state_dir(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
