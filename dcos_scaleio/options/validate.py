@@ -169,7 +169,8 @@ def _check_devices(m, error, warn):
         if not patterns.is_hostname(host):
             error(FieldError(f"devices.host_devices.{host}", "not a valid hostname"))
         for i, path in enumerate(paths):
-            if not patterns.is_device_path(path):
+            # The schema reports paths failing the pattern; this catches '.', '..' and '//'.
+            if isinstance(path, str) and patterns.DEVICE_PATH.match(path) and not patterns.is_device_path(path):
                 error(FieldError(f"devices.host_devices.{host}.{i}",
                                  "must be a block device path under /dev without '.', '..' or empty components"))
     disc = devices["discovery"]
