@@ -39,8 +39,9 @@ ABSENT = -1
 #: Largest value a key may hold (ZooKeeper's default jute.maxbuffer is 1 MiB minus one byte,
 #: and a request carries its path and headers too).
 MAX_VALUE_BYTES = 1_000_000
-#: Largest transaction: the sum over its operations of value + key + OP_OVERHEAD_BYTES.
-MAX_TRANSACTION_BYTES = 1_000_000
+#: Largest transaction: the sum over its operations of value + key + OP_OVERHEAD_BYTES. Fits one
+#: largest value, and stays under ZooKeeper's 1,048,575-byte request limit with the multi's headers.
+MAX_TRANSACTION_BYTES = 1_040_000
 #: Allowance per operation for the root path, ancestors and request headers.
 OP_OVERHEAD_BYTES = 256
 
