@@ -47,7 +47,7 @@ def store_url(backend, request, tmp_path):
 
 
 @pytest.fixture
-def open_test_store(backend):
+def open_test_store():
     """Open stores (closed at teardown) with test-friendly timeouts for the backend."""
     opened = []
 

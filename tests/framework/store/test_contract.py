@@ -16,7 +16,6 @@ from dcos_scaleio.framework.store import (
     StoreClosed,
     ValueTooLarge,
     VersionConflict,
-    encode_json,
     key_segment,
 )
 
@@ -264,7 +263,3 @@ def test_compare_and_set_is_safe_across_threads(store):
     assert not errors and not any(t.is_alive() for t in threads)
     assert store.get_json("counter") == 80
 
-
-def test_encode_json_is_canonical():
-    assert encode_json({"b": 1, "a": [True, None]}) == b'{"a":[true,null],"b":1}'
-    assert encode_json({"a": 1, "b": 2}) == encode_json({"b": 2, "a": 1})
