@@ -1,0 +1,176 @@
+"""Launch, acknowledge, reconcile, kill and message through unmodified pymesos drivers and real
+custom executor processes inside the agents' isolated roots."""
+import json
+import os
+import time
+
+import pytest
+
+from mesos_testfw.harness import executor_info
+
+from mesos_testfw.clusters import AgentSpec, make_cluster
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    specs = [AgentSpec(f"a{i}", attributes={"rack": f"r{i % 2}"}) for i in range(5)]
+    c = make_cluster(tmp_path_factory, specs)
+    c.start()
+    yield c
+    c.stop()
+
+
+def wait_until(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def start_running(cluster, schedulers, prefix, count=1, agent_index=0, **kw):
+    """A scheduler with ``count`` TASK_RUNNING tasks on agent ``a<agent_index>`` (one executor)."""
+    host = cluster.agent(f"a{agent_index}").hostname
+    s = schedulers(cluster.master_address, name=prefix, **kw)
+    s.wait_ev("registered")
+    ex = executor_info(f"{prefix}-ex")
+    s.send("launch", tasks=[{"task_id": f"{prefix}-{i}", "agent": host, "executor": ex} for i in range(count)])
+    s.wait_states({f"{prefix}-{i}": "TASK_RUNNING" for i in range(count)}, timeout=30)
+    return s
+
+
+def test_launch_ten_tasks_on_five_agents(cluster, schedulers):
+    info = cluster.snapshot()
+    hosts = [a["hostname"] for a in info["agents"]]
+    s = schedulers(cluster.master_address, name="launch10")
+    s.wait_ev("registered")
+    tasks = []
+    for i in range(10):
+        agent = i % 5
+        tasks.append({"task_id": f"t{i}", "agent": hosts[agent], "executor": executor_info(f"ex-a{agent}"),
+                      "data": {"run": "forever"}})
+    s.send("launch", tasks=tasks)
+    events = s.wait_states({f"t{i}": "TASK_RUNNING" for i in range(10)}, timeout=40)
+    for i, ev in events.items():
+        assert ev["has_uuid"] and ev["source"] == "SOURCE_EXECUTOR"
+    # Every update was acknowledged: the agents have no pending (unacknowledged) updates left.
+    assert wait_until(lambda: all(not st.pending for a in cluster.agents.values() for st in a.sum.streams.values()))
+    state = cluster.master_state()
+    fw = next(f for f in state["frameworks"] if f["id"] == s.framework_id)
+    assert sorted(t["state"] for t in fw["tasks"]) == ["TASK_RUNNING"] * 10
+    assert {t["slave_id"] for t in fw["tasks"]} == {a["id"] for a in info["agents"]}
+    # The executors really run inside the agents' roots with the exact Mesos environment.
+    agent = cluster.agent("a0")
+    ex = agent.executors[(s.framework_id, "ex-a0")]
+    with open(os.path.join(ex.directory, "executor.json")) as f:
+        recorded = json.load(f)
+    env = recorded["env"]
+    assert env["MESOS_CHECKPOINT"] == "1"
+    assert env["MESOS_AGENT_ENDPOINT"] == f"{agent.ip}:5051"
+    assert env["MESOS_FRAMEWORK_ID"] == s.framework_id
+    assert env["MESOS_EXECUTOR_ID"] == "ex-a0"
+    assert env["MESOS_DIRECTORY"] == ex.directory == recorded["cwd"]
+    assert env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "5secs"
+    assert env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] == "15secs"
+    assert env["MESOS_RECOVERY_TIMEOUT"] == "15mins"
+    assert recorded["hostname"] == agent.hostname
+    assert recorded["pid"] in agent.root.pids()
+    s.stop(failover=False)
+
+
+def test_explicit_and_implicit_reconciliation(cluster, schedulers):
+    s = start_running(cluster, schedulers, "rec", count=2, agent_index=1)
+    mark = s.mark()
+    s.send("reconcile", task_ids=["rec-0", "no-such-task"])
+    known = s.wait_ev("status", since=mark, task_id="rec-0", reason="REASON_RECONCILIATION")
+    assert known["state"] == "TASK_RUNNING" and known["source"] == "SOURCE_MASTER" and not known["has_uuid"]
+    unknown = s.wait_ev("status", since=mark, task_id="no-such-task")
+    # pymesos drops agent_id, so the master answers "unknown" -> TASK_LOST for a non-partition-aware framework.
+    assert unknown["state"] == "TASK_LOST" and unknown["reason"] == "REASON_RECONCILIATION"
+    mark = s.mark()
+    s.send("reconcile", task_ids=[])
+    for tid in ("rec-0", "rec-1"):
+        ev = s.wait_ev("status", since=mark, task_id=tid, reason="REASON_RECONCILIATION")
+        assert ev["state"] == "TASK_RUNNING"
+    s.stop(failover=False)
+
+
+def test_partition_aware_reconciliation_of_unknown_task(cluster, schedulers):
+    s = schedulers(cluster.master_address, name="pa", capabilities=["PARTITION_AWARE"])
+    s.wait_ev("registered")
+    s.send("reconcile", task_ids=["ghost"])
+    assert s.wait_ev("status", task_id="ghost")["state"] == "TASK_UNKNOWN"
+    s.stop(failover=False)
+
+
+def test_kill_and_framework_message(cluster, schedulers):
+    s = start_running(cluster, schedulers, "kil", count=2, agent_index=2)
+    agent_id = cluster.agent("a2").agent_id
+    mark = s.mark()
+    s.send("message", executor_id="kil-ex", agent_id=agent_id, data="hello")
+    assert s.wait_ev("message", since=mark)["data"] == "echo:hello"
+    s.send("kill", task_id="kil-0")
+    killed = s.wait_ev("status", since=mark, task_id="kil-0", state="TASK_KILLED")
+    assert killed["has_uuid"] and killed["source"] == "SOURCE_EXECUTOR"
+    assert s.statuses("kil-1") == ["TASK_RUNNING"]
+    # Once the terminal update is acknowledged the master forgets the task.
+    assert wait_until(lambda: "kil-0" not in [t["id"] for f in cluster.master_state()["frameworks"]
+                                              for t in f["tasks"]])
+    s.stop(failover=False)
+
+
+def test_executor_crash_fails_tasks_then_reports_failure(cluster, schedulers):
+    s = start_running(cluster, schedulers, "crash", count=2, agent_index=3)
+    agent = cluster.agent("a3")
+    mark = s.mark()
+    s.send("message", executor_id="crash-ex", agent_id=agent.agent_id, data="crash")
+    for tid in ("crash-0", "crash-1"):
+        ev = s.wait_ev("status", since=mark, task_id=tid, state="TASK_FAILED")
+        assert ev["reason"] == "REASON_EXECUTOR_TERMINATED" and ev["source"] == "SOURCE_AGENT" and ev["has_uuid"]
+    lost = s.wait_ev("executor_lost", since=mark, executor_id="crash-ex")
+    assert lost["agent_id"] == agent.agent_id and lost["status"] == 3 << 8
+    failed_at = [i for i, e in enumerate(s.events) if e.get("ev") == "status" and e.get("state") == "TASK_FAILED"]
+    lost_at = s.events.index(lost)
+    assert max(failed_at) < lost_at
+    s.stop(failover=False)
+
+
+def test_framework_failover_keeps_executors(cluster, schedulers):
+    s1 = start_running(cluster, schedulers, "fo", count=1, agent_index=4, failover_timeout=30)
+    fid = s1.framework_id
+    agent = cluster.agent("a4")
+    pid = agent.executors[(fid, "fo-ex")].proc.pid
+    # A second instance with the same ID takes over: the first hears "Framework failed over".
+    s2 = schedulers(cluster.master_address, name="fo", framework_id=fid, failover_timeout=30)
+    s1.wait_ev("error", message="Framework failed over")
+    s2.wait_ev("reregistered")
+    s1.kill()
+    mark = s2.mark()
+    s2.send("reconcile", task_ids=["fo-0"])
+    assert s2.wait_ev("status", since=mark, task_id="fo-0")["state"] == "TASK_RUNNING"
+    # The scheduler process dies without TEARDOWN; a new one within failover_timeout keeps everything.
+    s2.kill()
+    assert wait_until(lambda: not next(f for f in cluster.master_state()["frameworks"] if f["id"] == fid)["connected"])
+    s3 = schedulers(cluster.master_address, name="fo", framework_id=fid, failover_timeout=30, mode="hold")
+    s3.wait_ev("reregistered")
+    offer = s3.wait_for(lambda e: e.get("ev") == "offers" and any(o["agent_id"] == agent.agent_id
+                                                                  for o in e["offers"]), what="offer from a4")
+    assert [o for o in offer["offers"] if o["agent_id"] == agent.agent_id][0]["executor_ids"] == ["fo-ex"]
+    assert agent.executors[(fid, "fo-ex")].proc.pid == pid and agent.executors[(fid, "fo-ex")].proc.poll() is None
+    s3.stop(failover=False)
+    # TEARDOWN (stop without failover) removes the framework and its executors.
+    assert wait_until(lambda: (fid, "fo-ex") not in agent.executors, timeout=15)
+
+
+def test_failover_timeout_expiry_removes_framework(cluster, schedulers):
+    s = start_running(cluster, schedulers, "fto", count=1, agent_index=0, failover_timeout=1)
+    fid = s.framework_id
+    agent = cluster.agent("a0")
+    s.kill()
+    assert wait_until(lambda: (fid, "fto-ex") not in agent.executors, timeout=15)
+    assert fid in [f["id"] for f in cluster.master_state()["completed_frameworks"]]
+    again = schedulers(cluster.master_address, name="fto", framework_id=fid)
+    assert again.wait_ev("error")["message"] == "Framework has been removed"
