@@ -161,53 +161,86 @@ def read_conf(host: hostside.Host, path: str) -> dict:
     return out
 
 
-def run_mdm(host: hostside.Host) -> int:
-    from dcos_scaleio.sandbox.scaleio import sysview
-    stopper = Stopper()
-    ip = host.ip
-    view = sysview.SystemView(host)
+class MdmService:
+    """The MDM's ports on ``ip``, following the shared system (see the module docstring).
 
-    def serve_member(conn):
+    Usable outside agent roots too: a pre-built system can run one per MDM address so that SDCs
+    connect to it exactly as to an MDM in an agent::
+
+        svc = MdmService("127.0.9.1", System.open(state_dir, actor="mdm@prebuilt")).start()
+        ...
+        svc.stop()
+    """
+
+    def __init__(self, ip: str, system, name: str | None = None):
+        from dcos_scaleio.sandbox.scaleio import sysview
+        self.ip = ip
+        self.view = sysview.SystemView(system)
+        self.member_port = Listener(ip, MDM_PORT, self._serve_member)
+        self.mgmt_port = Listener(ip, MDM_MGMT_PORT, lambda conn: conn.recv(1))
+        self._stop = threading.Event()
+        self._thread = None
+
+    def start(self) -> "MdmService":
+        self._follow()  # open the ports before returning: callers probe them right away
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self.member_port.close()
+        self.mgmt_port.close()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(POLL):
+            self._follow()
+
+    def _follow(self) -> None:
+        try:
+            unreachable = self.view.mdm_unreachable(self.ip)
+            manager = self.view.is_member(self.ip)
+        except Exception:  # the system is briefly busy: keep the last state
+            return
+        if unreachable:
+            self.member_port.close()
+            self.mgmt_port.close()
+        else:
+            self.member_port.open()
+            (self.mgmt_port.open if manager else self.mgmt_port.close)()
+
+    def _serve_member(self, conn) -> None:
         guid = None
         try:
             for msg in read_lines(conn):
                 op = msg.get("op")
                 if op == "ping":
-                    send_line(conn, {"ok": True, "member": view.is_member(ip)})
+                    send_line(conn, {"ok": True, "member": self.view.is_member(self.ip)})
                 elif op == "sdc_hello":
-                    if not view.is_member(ip):
+                    if not self.view.is_member(self.ip):
                         send_line(conn, {"ok": False, "error": "This MDM is not attached to a system."})
                         return
-                    guid = msg["guid"]
-                    view.sdc_connected(guid, msg["ip"], actor=f"mdm@{host.name}")
-                    send_line(conn, {"ok": True, "system_id": view.system_id()})
+                    guid = str(msg["guid"])
+                    self.view.sdc_connected(guid, str(msg["ip"]))
+                    send_line(conn, {"ok": True, "system_id": self.view.system_id()})
                 else:
                     send_line(conn, {"ok": False, "error": f"unknown op {op!r}"})
         finally:
             if guid is not None:
                 try:
-                    view.sdc_disconnected(guid, actor=f"mdm@{host.name}")
+                    self.view.sdc_disconnected(guid)
                 except Exception:
                     pass
 
-    member_port = Listener(ip, MDM_PORT, serve_member)
-    mgmt_port = Listener(ip, MDM_MGMT_PORT, lambda conn: conn.recv(1))
-    while True:
-        try:
-            unreachable = view.mdm_unreachable(ip)
-            manager = view.is_manager_member(ip)
-        except Exception:  # the system is briefly busy or being rebuilt: keep the last state
-            unreachable, manager = False, mgmt_port.is_open
-        if unreachable:
-            member_port.close()
-            mgmt_port.close()
-        else:
-            member_port.open()
-            (mgmt_port.open if manager else mgmt_port.close)()
-        if stopper.wait(POLL):
-            break
-    member_port.close()
-    mgmt_port.close()
+
+def run_mdm(host: hostside.Host) -> int:
+    from dcos_scaleio.sandbox.scaleio import sysview
+    stopper = Stopper()
+    service = MdmService(host.ip, sysview.open_system(host, "mdm")).start()
+    stopper.wait(None)
+    service.stop()
     return 0
 
 
@@ -346,9 +379,15 @@ def run_lia(host: hostside.Host) -> int:
     return 0
 
 
+GATEWAY_LOG = "/opt/emc/scaleio/gateway/logs/catalina.out"
+
+
 def run_gateway(host: hostside.Host) -> int:
-    from dcos_scaleio.sandbox.scaleio import gatewayhost
-    return gatewayhost.run(host)
+    """The system helper's gateway server, configured from this host's properties files."""
+    from dcos_scaleio.sandbox.scaleio import gateway
+    log = host.path(GATEWAY_LOG)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return gateway.main(["--root", str(host.root), "--log", str(log)])
 
 
 def run_rexray(host: hostside.Host) -> int:

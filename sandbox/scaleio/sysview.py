@@ -70,26 +70,16 @@ def volumes_mapped_to(system, sdc_id: str) -> list[str]:
 
 
 class SystemView:
-    """What an ``mdm`` daemon asks of the system, with one handle opened lazily."""
+    """What an MDM service asks of the system."""
 
-    def __init__(self, host: hostside.Host):
-        self.host = host
-        self._system = None
-
-    @property
-    def system(self):
-        if self._system is None:
-            self._system = open_system(self.host, "mdm")
-        return self._system
+    def __init__(self, system):
+        self.system = system
 
     def is_member(self, ip: str) -> bool:
-        """Active (non-standby) manager member: it serves SDCs."""
+        """Active (non-standby) manager member: it serves SDCs and management."""
         cluster = self.system.cluster()
         m = member(cluster, ip) if cluster.created else None
         return m is not None and m.status in ("master", "slave")
-
-    def is_manager_member(self, ip: str) -> bool:
-        return self.is_member(ip)
 
     def system_id(self) -> str | None:
         return self.system.cluster().system_id
@@ -97,8 +87,8 @@ class SystemView:
     def mdm_unreachable(self, ip: str) -> bool:
         return mdm_unreachable(self.system, ip)
 
-    def sdc_connected(self, guid: str, ip: str, actor: str) -> None:
+    def sdc_connected(self, guid: str, ip: str) -> None:
         self.system.register_sdc(guid, ip)
 
-    def sdc_disconnected(self, guid: str, actor: str) -> None:
+    def sdc_disconnected(self, guid: str) -> None:
         self.system.disconnect_sdc(guid=guid.upper())

@@ -25,7 +25,7 @@ def script_text(tool: str, *fixed_args: str) -> str:
     """
     module = TOOLS[tool]
     for arg in fixed_args:
-        if not arg.replace("-", "").replace("_", "").isalnum():
+        if not arg or not all(ch.isalnum() or ch in "-_.=" for ch in arg):
             raise ValueError(f"bad fixed argument {arg!r}")
     return (
         f"#!{sys.executable}\n"

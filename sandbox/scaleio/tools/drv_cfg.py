@@ -146,13 +146,14 @@ def query_mdms(host, opts) -> int:
     require_driver(host)
     systems = sdcstate.runtime_systems(host)
     links = sdcstate.links(host)
-    _, sdc = _system_and_sdc(host)
+    system, sdc = _system_and_sdc(host)
+    install = system.cluster().install_id if system is not None else None
     print(f"Retrieved {len(systems)} mdm(s)")
     for ips in systems:
         link = links.get(",".join(ips)) or {}
         system_id = link.get("system_id") or "0000000000000000"
         sdc_id = sdc.id if (sdc is not None and link) else "0000000000000000"
-        install_id = (system_id[::-1] if link else "0000000000000000")
+        install_id = install if (link and install) else "0000000000000000"
         addrs = " ".join(f"[{i}]-{ip}" for i, ip in enumerate(ips))
         print(f"MDM-ID {system_id} SDC ID {sdc_id} INSTALLATION ID {install_id} IPs {addrs}")
     return 0

@@ -28,8 +28,7 @@ from dcos_scaleio.sandbox.scaleio.errors import InvalidParameter, NoCluster, Not
 from dcos_scaleio.sandbox.scaleio.records import KB_PER_GB
 
 SESSION_TTL_S = 8 * 3600
-VERSION = "R2_0.14000.231"
-COMPONENT_VERSION = "2.0.14000"
+VERSION = "R3_0.1000.208"
 
 # Switches (no value). Everything else in OPTIONS takes one value.
 SWITCHES = {
@@ -297,15 +296,15 @@ def cmd_rename_system(ctx: Ctx, mdm_ip: str):
     return [f"Successfully renamed system to {name}"]
 
 
-def _member_lines(m, *, with_status: bool) -> list[str]:
+def _member_lines(m, version: str, *, with_status: bool) -> list[str]:
     lines = [f"    Name: {m.name}, ID: 0x{m.id}"]
     if m.role == "tb":
         lines.append(f"        IPs: {ip_list_text(m.ips)}, Port: {m.port}")
     else:
         lines.append(f"        IPs: {ip_list_text(m.ips)}, Management IPs: {ip_list_text(m.management_ips)}, "
                      f"Port: {m.port}, Virtual IP interfaces: N/A")
-    lines.append(f"        Status: Normal, Version: {COMPONENT_VERSION}" if with_status
-                 else f"        Version: {COMPONENT_VERSION}")
+    lines.append(f"        Status: Normal, Version: {version}" if with_status
+                 else f"        Version: {version}")
     return lines
 
 
@@ -319,15 +318,15 @@ def cmd_query_cluster(ctx: Ctx, mdm_ip: str):
              f"Active: {len(active)}/{len(active)}, Replicas: {replicas}/{replicas}",
              "    Virtual IPs: N/A",
              "Master MDM:"]
-    lines += _member_lines(cluster.master, with_status=False)
+    lines += _member_lines(cluster.master, cluster.version, with_status=False)
     if cluster.slaves:
         lines.append("Slave MDMs:")
         for m in cluster.slaves:
-            lines += _member_lines(m, with_status=True)
+            lines += _member_lines(m, cluster.version, with_status=True)
     if cluster.tie_breakers:
         lines.append("Tie-Breakers:")
         for m in cluster.tie_breakers:
-            lines += _member_lines(m, with_status=True)
+            lines += _member_lines(m, cluster.version, with_status=True)
     if cluster.standbys:
         lines.append("Standby MDMs:")
         for m in cluster.standbys:
@@ -484,7 +483,7 @@ def cmd_remove_sds_device(ctx: Ctx, mdm_ip: str):
 def _sds_line(ctx: Ctx, sds) -> str:
     state = "Connected" if ctx.system.sds_connected(sds) else "Disconnected"
     return (f"SDS ID: {sds.id} Name: {sds.name} State: {state}, Joined IP: {sds.ip_list[0]} "
-            f"Port: {sds.port} Version: {COMPONENT_VERSION}")
+            f"Port: {sds.port} Version: {ctx.system.cluster().version}")
 
 
 def cmd_query_all_sds(ctx: Ctx, mdm_ip: str):
@@ -537,7 +536,7 @@ def cmd_query_all_sdc(ctx: Ctx, mdm_ip: str):
     for s in sdcs:
         lines.append(f"SDC ID: {s.id} Name: {s.name or 'N/A'} IP: {s.ip} "
                      f"State: {'Connected' if s.connected else 'Disconnected'} GUID: {s.guid} "
-                     f"Approved: {'yes' if s.approved else 'no'} Loaded Version: {COMPONENT_VERSION}")
+                     f"Approved: {'yes' if s.approved else 'no'} Loaded Version: {cluster.version}")
     return lines
 
 
