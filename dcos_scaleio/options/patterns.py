@@ -27,19 +27,20 @@ SECRET_PATH = re.compile(r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)*$")
 
 def is_device_path(value) -> bool:
     """True for a plain block device path under /dev with no empty, '.' or '..' component."""
-    if not isinstance(value, str) or len(value) > 255 or not DEVICE_PATH.match(value):
+    # fullmatch, not match: '$' also matches before a trailing newline.
+    if not isinstance(value, str) or len(value) > 255 or not DEVICE_PATH.fullmatch(value):
         return False
     parts = value.split("/")[2:]
     return all(p not in ("", ".", "..") for p in parts)
 
 
 def is_ipv4(value) -> bool:
-    return isinstance(value, str) and bool(IPV4.match(value))
+    return isinstance(value, str) and bool(IPV4.fullmatch(value))
 
 
 def is_hostname(value) -> bool:
-    return isinstance(value, str) and len(value) <= 253 and bool(HOSTNAME.match(value))
+    return isinstance(value, str) and len(value) <= 253 and bool(HOSTNAME.fullmatch(value))
 
 
 def is_scaleio_name(value) -> bool:
-    return isinstance(value, str) and bool(SCALEIO_NAME.match(value))
+    return isinstance(value, str) and bool(SCALEIO_NAME.fullmatch(value))

@@ -103,7 +103,7 @@ def _schema_errors(schema: dict, merged: dict) -> list[FieldError]:
 
 def _semantic_checks(m: dict, errors: list, warnings: list) -> None:
     """Rules the schema cannot express. Each appends FieldErrors/warnings; none returns early."""
-    for check in (_check_mode, _check_password, _check_devices, _check_artifacts, _check_retry,
+    for check in (_check_control_characters, _check_mode, _check_password, _check_devices, _check_artifacts, _check_retry,
                   _check_gateway, _check_uninstall, _check_agents):
         try:
             check(m, errors.append, warnings.append)
@@ -111,6 +111,24 @@ def _semantic_checks(m: dict, errors: list, warnings: list) -> None:
             # The schema already reported the malformed shape this check would read; the other
             # checks still run so that every error is reported at once.
             pass
+
+
+# Fields where line breaks are legitimate; the password has its own rule in _check_password.
+_MULTILINE = {("scaleio", "gateway", "ca_pem")} | set(SECRET_FIELDS)
+
+
+def _check_control_characters(m, error, warn):
+    """Refuse control characters anywhere (the schema's '$' lets a trailing newline through)."""
+    def walk(node, path):
+        if isinstance(node, dict):
+            for key, value in node.items():
+                walk(value, path + (str(key),))
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, path + (str(i),))
+        elif isinstance(node, str) and path not in _MULTILINE and any(ord(c) < 32 or ord(c) == 127 for c in node):
+            error(FieldError(_path(path), "must not contain control characters or line breaks"))
+    walk(m, ())
 
 
 def _check_mode(m, error, warn):
@@ -170,7 +188,7 @@ def _check_devices(m, error, warn):
             error(FieldError(f"devices.host_devices.{host}", "not a valid hostname"))
         for i, path in enumerate(paths):
             # The schema reports paths failing the pattern; this catches '.', '..' and '//'.
-            if isinstance(path, str) and patterns.DEVICE_PATH.match(path) and not patterns.is_device_path(path):
+            if isinstance(path, str) and patterns.DEVICE_PATH.fullmatch(path) and not patterns.is_device_path(path):
                 error(FieldError(f"devices.host_devices.{host}.{i}",
                                  "must be a block device path under /dev without '.', '..' or empty components"))
     disc = devices["discovery"]
