@@ -34,12 +34,21 @@ class PortListener:
         while not self._stopping.is_set():
             try:
                 conn, _ = self._sock.accept()
+            except socket.timeout:
+                continue
             except OSError:
+                if self._stopping.is_set():
+                    return
                 continue
             conn.close()
 
     def stop(self) -> None:
         self._stopping.set()
+        if self._sock is not None:
+            try:   # wakes a blocked accept() at once on Linux
+                self._sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if self._thread is not None:
             self._thread.join(timeout=2)
         if self._sock is not None:

@@ -52,3 +52,70 @@ def sio_system(sio_state_dir):
     s = System.open(sio_state_dir, actor="test")
     yield s
     s.close()
+
+
+@pytest.fixture
+def sio_cluster3(sio_system, fresh_ip, listen):
+    """A 3-node cluster (mdm1 master, mdm2 slave, tb1) whose MDM daemons are 'running' (9011, and 6611
+    on the managers). Password still the default ``admin``. Returns ``(system, [master, slave, tb])``."""
+    ips = [fresh_ip() for _ in range(3)]
+    for ip in ips:
+        listen(ip, 9011)
+    for ip in ips[:2]:
+        listen(ip, 6611)
+    s = sio_system
+    s.create_cluster(ips[0], master_name="mdm1")
+    s.add_standby_mdm(ips[1], role="manager", name="mdm2")
+    s.add_standby_mdm(ips[2], role="tb", name="tb1")
+    s.switch_cluster_mode("3_node", add_slaves=["mdm2"], add_tbs=["tb1"])
+    return s, ips
+
+
+SIO_TEST_PASSWORD = "Scaleio123"
+
+
+@pytest.fixture
+def sio_gateway(sio_cluster3, sio_state_dir, fresh_ip):
+    """A gateway (in-process, HTTPS) over ``sio_cluster3`` with the admin password set to
+    ``SIO_TEST_PASSWORD``, configured with both manager MDMs. Yields the GatewayServer
+    (``.url``, ``.listen_ip``, ``.port``, ``.ca_path``)."""
+    from dcos_scaleio.sandbox.scaleio.gateway import GatewayServer
+    s, ips = sio_cluster3
+    s.set_password("admin", "admin", SIO_TEST_PASSWORD)
+    gw = GatewayServer(sio_state_dir, listen_ip=fresh_ip(), mdm_ips=ips[:2]).start()
+    yield gw
+    gw.stop()
+
+
+# ---- host side (tools, daemons, packages): appended by the host-side helper --------------------
+@pytest.fixture(scope="module")
+def plain_world(tmp_path_factory):
+    """A module-wide ScaleIO system plus a factory of plain hosts (tools as subprocesses over a
+    relocated root; see sandbox/scaleio/hostside_plain.py). Every daemon is stopped at the end.
+
+    ``world.host(name)`` -> PlainHost with a fresh 127.x IP; ``world.system``; ``world.state_dir``.
+    """
+    from dcos_scaleio.sandbox.scaleio.hostside_plain import PlainHost
+
+    base = tmp_path_factory.mktemp("plainworld")
+    state = base / "state"
+    state.mkdir(mode=0o700)
+    block = 150 + os.getpid() % 50
+    counter = itertools.count(1)
+
+    class World:
+        state_dir = state
+        system = System.open(state, actor="test")
+        hosts = []
+
+        def host(self, name, **kw):
+            n = next(counter)
+            h = PlainHost(base / name, name, f"127.{block}.{n // 250}.{n % 250 + 1}", state, **kw)
+            self.hosts.append(h)
+            return h
+
+    world = World()
+    yield world
+    for h in world.hosts:
+        h.stop()
+    world.system.close()

@@ -11,17 +11,8 @@ GB = KB_PER_GB
 
 
 @pytest.fixture
-def cluster3(sio_system, fresh_ip, listen):
-    """A 3-node cluster whose three MDM daemons are 'running' (ports open)."""
-    ips = [fresh_ip() for _ in range(3)]
-    for ip in ips:
-        listen(ip, 9011)
-    s = sio_system
-    s.create_cluster(ips[0], master_name="mdm1")
-    s.add_standby_mdm(ips[1], role="manager", name="mdm2")
-    s.add_standby_mdm(ips[2], role="tb", name="tb1")
-    s.switch_cluster_mode("3_node", add_slaves=["mdm2"], add_tbs=["tb1"])
-    return s, ips
+def cluster3(sio_cluster3):
+    return sio_cluster3
 
 
 @pytest.fixture
