@@ -45,8 +45,9 @@ _IGNORED_TASK = frozenset({"TASK_KILLING"})
 # Packages each host action installs, per OS family (flavour "mesos" adds rexray/dvdcli).
 _PACKAGES = {"mdm": ("mdm",), "gateway": ("lia", "gateway"), "sds": ("sds",), "sdc": ("sdc",)}
 _MESOS_PACKAGES = {"rexray": ("rexray",), "dvdi": ("dvdcli",)}
-_ORDER = {"deps": 0, "mdm": 10, "cluster-create": 11, "gateway": 12, "sds": 20, "sdc": 30,
-          "rexray": 40, "dvdi": 50}
+# Listing order within a phase, and priority among an agent's ready host steps (lower first).
+_ORDER = {"deps": 0, "mdm": 10, "cluster-create": 11, "gateway": 12, "sds": 20, "sds-register": 21,
+          "device": 22, "sdc": 30, "rexray": 40, "dvdi": 50}
 
 
 class UnknownElement(LookupError):

@@ -89,7 +89,13 @@ class Phase:
         self.uuid = None
 
     def add(self, step: Step) -> None:
-        self.steps.append(step)
+        """Insert keeping steps sorted by ``order`` (stable): a device added later is listed
+        with the other devices, and a restored plan lists steps exactly as the original."""
+        steps = self.steps
+        i = len(steps)
+        while i and steps[i - 1].order > step.order:
+            i -= 1
+        steps.insert(i, step)
         self.counts[step.state] = self.counts.get(step.state, 0) + 1
 
     def moved(self, old: Status, new: Status) -> None:

@@ -425,8 +425,8 @@ def test_added_device_becomes_a_step_idempotently(kit):
     w = kit.World(kit.existing(), [kit.agent(1)])
     assert w.run() is Status.COMPLETE
     w.feed(DeviceRequested(w.now, "h1", "/dev/sdc"))
-    assert [s.name for s in w.engine.nodes["h1"].phase.steps][-3:] == ["h1:[sds]", "h1:[sds-register]",
-                                                                        "h1:[device:/dev/sdc]"]
+    assert [s.name for s in w.engine.nodes["h1"].phase.steps] == [
+        "h1:[deps]", "h1:[sds]", "h1:[sds-register]", "h1:[device:/dev/sdc]", "h1:[sdc]", "h1:[rexray]", "h1:[dvdi]"]
     w.feed(DeviceRequested(w.now, "h1", "/dev/sdc"))                     # duplicate: nothing new
     assert len(w.engine.nodes["h1"].devices) == 1
     assert w.run() is Status.COMPLETE
