@@ -50,7 +50,7 @@ class MesosCluster:
     def __init__(self, state_dir, agents=(), *, masters=1, master_host="127.0.0.1", port=0, control_port=0,
                  heartbeat_interval=15.0, allocation_interval=1.0, version=DEFAULT_VERSION,
                  update_retry=(10.0, 600.0), agent_ping_timeout=75.0, offer_timeout=None, time_scale=1.0,
-                 simulated=False, sim_task_duration=5.0, ip_prefix=None):
+                 simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5):
         self.state_dir = os.path.abspath(state_dir)
         self.specs = [a if isinstance(a, AgentSpec) else AgentSpec.from_dict(a) for a in agents]
         self.masters = max(1, int(masters))
@@ -62,6 +62,7 @@ class MesosCluster:
         self.simulated = simulated
         self.sim_task_duration = sim_task_duration
         self.ip_prefix = ip_prefix
+        self.master_restart_delay = master_restart_delay
         self.master = Master(self.clock, heartbeat_interval=heartbeat_interval,
                              allocation_interval=allocation_interval, version=version,
                              agent_ping_timeout=agent_ping_timeout, offer_timeout=offer_timeout)
@@ -282,8 +283,25 @@ class MesosCluster:
         return self.call(self._drop(framework_id))
 
     async def _leader(self, to):
+        # A real master that loses leadership exits and is restarted as a standby by its supervisor:
+        # every connection to it breaks (calls in flight fail with a socket error, which pymesos treats
+        # as a stream failure), and once back it answers 307 to the new leader.
+        old = self.master.leader_endpoint
         self.master.change_leader(to)
+        if old is not None and old is not self.master.leader_endpoint:
+            await old.server.stop()
+            asyncio.ensure_future(self._restart_endpoint(old))
         return self.master_address
+
+    async def _restart_endpoint(self, ep):
+        await self.clock.sleep(self.master_restart_delay)
+        for _ in range(50):
+            try:
+                await ep.server.start()
+                return
+            except OSError:
+                await asyncio.sleep(0.1)
+        log.error("master endpoint %s could not be restarted", ep.address)
 
     def change_leader(self, to=None):
         """Make another master endpoint the leader (the old one answers 307). Returns its address."""

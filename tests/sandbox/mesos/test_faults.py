@@ -1,0 +1,184 @@
+"""Fault hooks seen through unmodified pymesos drivers: agent restart with checkpoint recovery, agent
+restart with changed flags, agent removal, partitions, and a master leader change with redirect."""
+import http.client
+import json
+import os
+import time
+
+import pytest
+
+from mesos_testfw.clusters import AgentSpec, make_cluster
+from mesos_testfw.harness import executor_info
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    specs = [AgentSpec(name, attributes={"rack": "r1"}) for name in ("restart", "flags", "removed", "parted")]
+    c = make_cluster(tmp_path_factory, specs, masters=2)
+    c.start()
+    yield c
+    c.stop()
+
+
+def wait_until(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def run_on(cluster, schedulers, agent_name, prefix, count=1, **kw):
+    s = schedulers(cluster.master_address, name=prefix, **kw)
+    s.wait_ev("registered")
+    host = cluster.agent(agent_name).hostname
+    s.send("launch", tasks=[{"task_id": f"{prefix}-{i}", "agent": host, "executor": executor_info(f"{prefix}-ex")}
+                            for i in range(count)])
+    s.wait_states({f"{prefix}-{i}": "TASK_RUNNING" for i in range(count)}, timeout=30)
+    return s
+
+
+def test_agent_restart_recovers_checkpointed_executors(cluster, schedulers):
+    s = run_on(cluster, schedulers, "restart", "rs")
+    agent = cluster.agent("restart")
+    old_id = agent.agent_id
+    ex = agent.executors[(s.framework_id, "rs-ex")]
+    pid = ex.proc.pid
+    info = cluster.restart_agent("restart")
+    assert info["state"] == "running" and info["id"] == old_id
+    # The pymesos executor resubscribed within executor_reregistration_timeout: same process, task alive.
+    assert agent.executors[(s.framework_id, "rs-ex")] is ex and ex.proc.pid == pid and ex.proc.poll() is None
+    mark = s.mark()
+    s.send("reconcile", task_ids=["rs-0"])
+    assert s.wait_ev("status", since=mark, task_id="rs-0")["state"] == "TASK_RUNNING"
+    # The executor still works end to end after recovery.
+    s.send("kill", task_id="rs-0")
+    assert s.wait_ev("status", since=mark, task_id="rs-0", state="TASK_KILLED")["has_uuid"]
+    s.stop(failover=False)
+
+
+def test_agent_restart_with_changed_flags(cluster, schedulers):
+    s = run_on(cluster, schedulers, "flags", "fl")
+    agent = cluster.agent("flags")
+    old_id = agent.agent_id
+    pid = agent.executors[(s.framework_id, "fl-ex")].proc.pid
+    # A change outside the agent info (isolation) recovers fine under the same ID.
+    agent.root.write_text("/etc/mesos-slave/isolation", "posix/cpu,posix/mem,docker/volume\n")
+    info = cluster.restart_agent("flags")
+    assert info["state"] == "running" and info["id"] == old_id
+    flags = json.loads(_get(agent.ip, 5051, "/flags"))["flags"]
+    assert flags["isolation"] == "posix/cpu,posix/mem,docker/volume"
+    # Changed attributes: real Mesos refuses to recover the old agent.
+    agent.root.write_text("/etc/mesos-slave/attributes", "rack:r1;scaleio:yes\n")
+    info = cluster.restart_agent("flags")
+    assert info["state"] == "failed" and "Incompatible agent info" in info["failure"]
+    assert _connect_refused(agent.ip, 5051)
+    # After `rm -f <work_dir>/meta/slaves/latest` it comes back as a new agent; its old tasks are gone.
+    mark = s.mark()
+    os.unlink(os.path.join(agent.work_dir, "meta", "slaves", "latest"))
+    info = cluster.start_agent("flags")
+    assert info["state"] == "running" and info["id"] != old_id
+    lost = s.wait_ev("status", since=mark, task_id="fl-0")
+    assert lost["state"] == "TASK_LOST" and not lost["has_uuid"]
+    s.wait_ev("agent_lost", since=mark, agent_id=old_id)
+    assert wait_until(lambda: not _alive(pid))
+    offer = s.wait_for(lambda e: e.get("ev") == "offers" and any(o["agent_id"] == info["id"] for o in e["offers"]),
+                       since=mark, what="offer from the new agent ID")
+    new = next(o for o in offer["offers"] if o["agent_id"] == info["id"])
+    assert new["attributes"] == {"rack": "r1", "scaleio": "yes"} and new["executor_ids"] == []
+    s.stop(failover=False)
+
+
+def test_agent_removal(cluster, schedulers):
+    plain = run_on(cluster, schedulers, "removed", "rmp")
+    aware = run_on(cluster, schedulers, "removed", "rma", capabilities=["PARTITION_AWARE"])
+    agent = cluster.agent("removed")
+    aid = agent.agent_id
+    pids = [ex.proc.pid for ex in agent.executors.values()]
+    marks = plain.mark(), aware.mark()
+    cluster.remove_agent("removed")
+    assert plain.wait_ev("status", since=marks[0], task_id="rmp-0")["state"] == "TASK_LOST"
+    assert aware.wait_ev("status", since=marks[1], task_id="rma-0")["state"] == "TASK_GONE_BY_OPERATOR"
+    plain.wait_ev("agent_lost", since=marks[0], agent_id=aid)
+    aware.wait_ev("agent_lost", since=marks[1], agent_id=aid)
+    assert all(not _alive(p) for p in pids)
+    assert aid not in [a["id"] for a in cluster.master_state()["slaves"]]
+    for s in (plain, aware):
+        s.stop(failover=False)
+
+
+def test_partition_unreachable_vs_lost_then_heal(cluster, schedulers):
+    plain = run_on(cluster, schedulers, "parted", "ptp")
+    aware = run_on(cluster, schedulers, "parted", "pta", capabilities=["PARTITION_AWARE"])
+    aid = cluster.agent("parted").agent_id
+    marks = plain.mark(), aware.mark()
+    cluster.partition_agent("parted")
+    assert plain.wait_ev("status", since=marks[0], task_id="ptp-0")["state"] == "TASK_LOST"
+    assert aware.wait_ev("status", since=marks[1], task_id="pta-0")["state"] == "TASK_UNREACHABLE"
+    plain.wait_ev("agent_lost", since=marks[0], agent_id=aid)
+    mark = aware.mark()
+    aware.send("reconcile", task_ids=["pta-0"])
+    assert aware.wait_ev("status", since=mark, task_id="pta-0")["state"] == "TASK_UNREACHABLE"
+    cluster.heal_agent("parted")
+    # The tasks were never killed: after the agent reregisters both frameworks see them running again.
+    for s, tid in ((plain, "ptp-0"), (aware, "pta-0")):
+        mark = s.mark()
+        s.send("reconcile", task_ids=[tid])
+        assert s.wait_ev("status", since=mark, task_id=tid)["state"] == "TASK_RUNNING"
+    for s in (plain, aware):
+        s.stop(failover=False)
+
+
+def test_master_leader_change_redirects(cluster, schedulers):
+    old = cluster.master_address
+    s = run_on(cluster, schedulers, "restart", "ldr")
+    mark = s.mark()
+    new = cluster.change_leader()
+    assert new != old
+    # pymesos follows the 307 from the old master and resubscribes at the new leader.
+    ev = s.wait_ev("reregistered", since=mark)
+    assert f"{ev['master']['hostname']}:{ev['master']['port']}" == new
+    host, port = old.split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=10)
+    conn.request("POST", "/api/v1/scheduler", json.dumps({"type": "SUBSCRIBE"}),
+                 {"Content-Type": "application/json"})
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 307 and resp.getheader("Location") == f"//{new}/api/v1/scheduler"
+    conn.request("GET", "/master/redirect")
+    resp = conn.getresponse()
+    resp.read()
+    assert resp.status == 307 and resp.getheader("Location") == f"//{new}"
+    conn.close()
+    mark = s.mark()
+    s.send("reconcile", task_ids=["ldr-0"])
+    assert s.wait_ev("status", since=mark, task_id="ldr-0")["state"] == "TASK_RUNNING"
+    s.stop(failover=False)
+
+
+def _get(host, port, path):
+    conn = http.client.HTTPConnection(host, port, timeout=10)
+    try:
+        conn.request("GET", path)
+        return conn.getresponse().read()
+    finally:
+        conn.close()
+
+
+def _connect_refused(host, port):
+    try:
+        _get(host, port, "/health")
+    except ConnectionRefusedError:
+        return True
+    return False
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
