@@ -209,7 +209,15 @@ HANDLERS = {"mdm": mdm, "sds": sds, "sdc": sdc, "lia": lia, "gateway": gateway, 
 
 
 def main(component: str, script: str, version: str, os_family: str, argv=()) -> int:
+    # On an upgrade the old package's removal scripts must neither ask for I_AM_SURE nor stop the
+    # service; the new package's postinst restarts it.
+    upgrading = os.environ.get("SANDBOX_PKG_ACTION") == "upgrade"
+    if upgrading and script in ("prerm", "postrm"):
+        return 0
     try:
+        if upgrading and script == "postinst" and component in SERVICE:
+            systemctl("daemon-reload")
+            systemctl("restart", SERVICE[component])
         HANDLERS[component](script, hostside.Host(), version, os_family)
     except ScriptError as exc:
         print(f"ERROR: {exc}", file=sys.stderr)

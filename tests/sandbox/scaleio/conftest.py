@@ -25,6 +25,18 @@ def fresh_ip():
     return make
 
 
+_prefix_counter = itertools.count(200)
+
+
+@pytest.fixture
+def fresh_ip_prefix():
+    """A whole /24 (``"127.a.b"``) of loopback addresses that neither ``fresh_ip`` nor another
+    ``fresh_ip_prefix`` of this session hands out (third octets 200..249)."""
+    n = next(_prefix_counter)
+    assert n < 250, "too many address blocks in one session"
+    return f"127.{100 + os.getpid() % 100}.{n}"
+
+
 @pytest.fixture
 def listen():
     """``listen(ip, port)`` opens a stand-in service port (a running daemon) until the test ends."""
