@@ -5,7 +5,14 @@
 - :mod:`.records`  -- the immutable records the system returns.
 - :mod:`.gateway`  -- the gateway REST API server (HTTPS, token auth) PyPowerFlex talks to.
 - :mod:`.tls`      -- per-sandbox CA and server certificates.
-- :mod:`.cli`      -- ``python -m dcos_scaleio.sandbox scaleio``: a pre-built system + gateway.
+- :mod:`.prebuilt` -- :class:`~.prebuilt.ExistingCluster`, a ready system + gateway for tests.
+- :mod:`.cli`      -- ``python -m dcos_scaleio.sandbox scaleio``: a pre-built system + gateway + mirror.
+
+Scope: ScaleIO / VxFlex OS 2.x-3.x. The gateway reports REST API version 3.0, which PyPowerFlex
+(2.0.1) drives as a first-generation system (basic-auth token login). PowerFlex 4.x (``/rest/auth``,
+bearer tokens, primary/secondary naming) is out of scope.
+
+This package's ``__init__`` stays light (no TLS/HTTP imports): host tools import it on every call.
 """
 from .errors import ScaleIOError  # noqa: F401
 from .system import System  # noqa: F401

@@ -1,7 +1,6 @@
 """The ``scaleio`` world entry point, the pre-built existing-cluster API, and the gateway's own ``main``
 reading the real configuration files."""
 import hashlib
-import itertools
 import json
 import logging
 import os
@@ -21,13 +20,11 @@ from dcos_scaleio.sandbox.scaleio.system import System
 
 pytestmark = pytest.mark.sandbox
 logging.getLogger("PyPowerFlex").setLevel(logging.CRITICAL)
-_prefixes = itertools.count(1)
 
 
 @pytest.fixture
-def ip_prefix():
-    """A /24 of loopback addresses no other test of this session uses."""
-    return f"127.{150 + os.getpid() % 50}.{next(_prefixes)}"
+def ip_prefix(fresh_ip_prefix):
+    return fresh_ip_prefix
 
 
 def read_line(proc, timeout=60) -> str:
