@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
-__all__ = ["LaunchHostStep", "RunClusterAction", "DeclineOffer", "Suppress", "Revive", "KillTask",
+__all__ = ["LaunchHostStep", "RunClusterAction", "CancelAction", "DeclineOffer", "Suppress", "Revive", "KillTask",
            "ScheduleWakeup", "RestartAgent", "Decision", "LONG_REFUSE_S", "SHORT_REFUSE_S"]
 
 LONG_REFUSE_S = 3600.0   # nothing to do on that agent; a Revive clears the filter anyway
@@ -73,6 +73,14 @@ class KillTask(_Json):
 
 
 @dataclass(frozen=True, slots=True)
+class CancelAction(_Json):
+    """Stop cluster action ``action_id`` if it still runs (timed out, restarted, force-completed);
+    the engine ignores its result from now on either way."""
+    action_id: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class ScheduleWakeup(_Json):
     """Send a Tick at (or soon after) ``at``. Replaces any earlier wake-up request."""
     at: float
@@ -88,5 +96,5 @@ class RestartAgent(_Json):
     step: str
 
 
-Decision = (LaunchHostStep | RunClusterAction | DeclineOffer | Suppress | Revive | KillTask
+Decision = (LaunchHostStep | RunClusterAction | CancelAction | DeclineOffer | Suppress | Revive | KillTask
             | ScheduleWakeup | RestartAgent)

@@ -25,7 +25,7 @@ from collections import deque
 from ..options import OS_FAMILIES
 from ..options import patterns
 from . import agents as agentsel
-from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, DeclineOffer, KillTask, LaunchHostStep,
+from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, CancelAction, DeclineOffer, KillTask, LaunchHostStep,
                         RestartAgent, Revive, RunClusterAction, ScheduleWakeup, Suppress)
 from .events import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed, ClusterActionResult,
                      DeviceRequested, OfferSeen, OperatorCommand, TaskStatusUpdate, Tick)
@@ -512,8 +512,9 @@ class Engine:
                 node = self.nodes.get(step.host)
                 self._out.append(KillTask(step.task_id, node.info.agent_id if node else "", reason))
             self._release_task(step)
-        elif step.kind == CLUSTER and step.state in ACTIVE:
-            self.actions.pop(step.action_id, None)
+        if step.state in ACTIVE and self.actions.pop(step.action_id, None) is not None:
+            # A cluster step's action, or a host step's post-restart verification.
+            self._out.append(CancelAction(step.action_id, reason))
         step.deadline = None
 
     # ------------------------------------------------------------------ params
@@ -897,16 +898,10 @@ class Engine:
             raise UnknownElement("forceComplete needs a phase (and optionally a step)")
         steps = [step] if step else (list(phase.steps) if phase else list(self.steps.values()))
         verb = ev.verb
+        if verb in ("interrupt", "stop"):
+            self._interrupt(step or phase or plan, steps)
         if verb == "interrupt":
-            target = step or phase or plan
-            target.interrupted = True
-            for s in steps:
-                if s.state is R and s.kind == HOST:
-                    node = self.nodes[s.host]
-                    if s in node.ready:
-                        node.ready.remove(s)
-                        self._update_offer_node(node)
-            self._mark_interrupts(steps, target)
+            pass
         elif verb == "continue":
             self._clear_interrupts(plan, phase, step, steps)
         elif verb == "restart":
@@ -917,8 +912,6 @@ class Engine:
             for s in steps:
                 self._force_complete(s)
         elif verb == "stop":
-            plan.interrupted = True
-            self._dirty.add("meta")
             for s in steps:
                 self._restart_step(s)
             self._reevaluate(steps)
@@ -930,11 +923,16 @@ class Engine:
         else:
             raise UnknownElement(f"unknown command {verb}")
 
-    def _mark_interrupts(self, steps, target):
-        if isinstance(target, Step):
-            self._dirty.add("step/" + target.key)
-        else:
-            self._dirty.add("meta")
+    def _interrupt(self, target, steps):
+        """Pause ``target`` (plan, phase or step): running work finishes, nothing new starts."""
+        target.interrupted = True
+        self._dirty.add("step/" + target.key if isinstance(target, Step) else "meta")
+        for s in steps:
+            if s.state is R and s.kind == HOST:
+                node = self.nodes[s.host]
+                if s in node.ready:
+                    node.ready.remove(s)
+                    self._update_offer_node(node)
 
     def _clear_interrupts(self, plan, phase, step, steps):
         if step is not None:
