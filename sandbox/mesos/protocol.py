@@ -25,19 +25,20 @@ DEFAULT_VERSION = "1.11.0"
 class CallError(Exception):
     """A request failure that maps to one HTTP answer."""
 
-    def __init__(self, status, message):
+    def __init__(self, status, message, headers=None):
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
     def response(self):
-        return Response(self.status, self.message)
+        return Response(self.status, self.message, headers=self.headers)
 
 
 def check_transport(request):
     """Method, Content-Type and body parsing (steps 3 of the master's order). Returns the call dict."""
     if request.method != "POST":
-        raise CallError(405, f"Expecting 'POST', received '{request.method}'")
+        raise CallError(405, f"Expecting 'POST', received '{request.method}'", {"Allow": "POST"})
     ctype = request.header("content-type")
     if ctype is None:
         raise CallError(400, "Expecting 'Content-Type' to be present")

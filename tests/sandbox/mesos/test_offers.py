@@ -7,7 +7,7 @@ import time
 import pytest
 
 from mesos_testfw.clusters import AgentSpec, make_cluster
-from mesos_testfw.operator_client import OperatorStream
+from mesos_testfw.raw_streams import OperatorStream
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 

@@ -1,4 +1,5 @@
-"""A raw operator-API client: SUBSCRIBE over a plain socket, RecordIO decoded by hand (checks the wire)."""
+"""Raw RecordIO stream clients over a plain socket (they check the wire, unlike pymesos):
+:class:`OperatorStream` for the operator API and :class:`SchedulerStream` for the scheduler API."""
 import json
 import socket
 import threading
@@ -7,11 +8,13 @@ import time
 from dcos_scaleio.sandbox.mesos.recordio import Decoder
 
 
-class OperatorStream:
-    def __init__(self, master, path="/api/v1"):
+class RecordIOStream:
+    """POST ``call`` to ``path`` and decode the chunked RecordIO answer in a background thread."""
+
+    def __init__(self, master, path, call):
         host, port = master.split(":")
         self.sock = socket.create_connection((host, int(port)), timeout=10)
-        body = json.dumps({"type": "SUBSCRIBE"}).encode()
+        body = json.dumps(call).encode()
         self.sock.sendall(b"POST %s HTTP/1.1\r\nHost: %s\r\nContent-Type: application/json\r\n"
                           b"Accept: application/json\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s"
                           % (path.encode(), master.encode(), len(body), body))
@@ -29,6 +32,8 @@ class OperatorStream:
                 return
             buf += data
         self.headers, _, rest = buf.partition(b"\r\n\r\n")
+        with self._cond:
+            self._cond.notify_all()
         chunks = rest
         decoder = Decoder()
         self.sock.settimeout(None)
@@ -73,3 +78,25 @@ class OperatorStream:
             self.sock.close()
         except OSError:
             pass
+
+
+class OperatorStream(RecordIOStream):
+    def __init__(self, master, path="/api/v1"):
+        super().__init__(master, path, {"type": "SUBSCRIBE"})
+
+
+class SchedulerStream(RecordIOStream):
+    """A framework subscribed by hand; ``header(name)`` reads the response headers."""
+
+    def __init__(self, master, framework_info):
+        super().__init__(master, "/api/v1/scheduler", {"type": "SUBSCRIBE",
+                                                        "subscribe": {"framework_info": framework_info}})
+        self.subscribed = self.wait_for(lambda e: e.get("type") == "SUBSCRIBED")["subscribed"]
+        self.framework_id = self.subscribed["framework_id"]["value"]
+
+    def header(self, name):
+        for line in self.headers.decode("latin-1").split("\r\n")[1:]:
+            key, _, value = line.partition(":")
+            if key.strip().lower() == name.lower():
+                return value.strip()
+        return None
