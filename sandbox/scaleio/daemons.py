@@ -54,6 +54,7 @@ class Listener:
         self.ip, self.port, self.handler = ip, port, handler
         self._sock = None
         self._lock = threading.Lock()
+        self._conns = set()
 
     @property
     def is_open(self) -> bool:
@@ -79,9 +80,16 @@ class Listener:
             self._sock = sock
             threading.Thread(target=self._accept_loop, args=(sock,), daemon=True).start()
 
-    def close(self) -> None:
+    def close(self, drop_connections: bool = False) -> None:
+        """Stop accepting; with ``drop_connections`` also cut the accepted ones (a network failure)."""
         with self._lock:
             sock, self._sock = self._sock, None
+            conns = list(self._conns) if drop_connections else []
+        for conn in conns:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
         if sock is not None:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -98,11 +106,15 @@ class Listener:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _serve(self, conn) -> None:
+        with self._lock:
+            self._conns.add(conn)
         try:
             self.handler(conn)
         except Exception:  # one bad peer must not kill the daemon
             pass
         finally:
+            with self._lock:
+                self._conns.discard(conn)
             try:
                 conn.close()
             except OSError:
@@ -205,8 +217,8 @@ class MdmService:
         except Exception:  # the system is briefly busy: keep the last state
             return
         if unreachable:
-            self.member_port.close()
-            self.mgmt_port.close()
+            self.member_port.close(drop_connections=True)
+            self.mgmt_port.close(drop_connections=True)
         else:
             self.member_port.open()
             (self.mgmt_port.open if manager else self.mgmt_port.close)()
