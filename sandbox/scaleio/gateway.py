@@ -150,6 +150,8 @@ class GatewayServer:
                             token_ttl_s=self.token_ttl_s, check_mdm=self.check_mdm), self.log)
         # Sessions belong to this gateway (kind "gateway@ip:port"); expire_sessions("gateway") hits all.
         server.api.session_kind = f"gateway@{self.listen_ip}:{server.server_address[1]}"
+        # A (re)started gateway knows no tokens: clients of the previous run get 401 and log in again.
+        system.expire_sessions(server.api.session_kind)
         return server
 
     def bind(self) -> "GatewayServer":

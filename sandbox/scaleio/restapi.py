@@ -149,6 +149,10 @@ class RestApi:
             return None
         if method == "GET" and rest == ["version"]:
             return restshapes.API_VERSION
+        if method == "GET" and rest == ["Configuration"]:
+            return {"mdmAddresses": list(self.mdm_ips), "mdmPort": probe.MDM_MGMT_PORT,
+                    "securityBypassCertificateCheck": True, "snmpResendFrequency": 0,
+                    "remoteSyslog": [], "cipherSuites": None}
         body = self._body(body_bytes) if method == "POST" else {}
         # /api/types/{T}/instances[/action/{A}]
         if len(rest) >= 3 and rest[0] == "types" and rest[2] == "instances":
@@ -424,6 +428,9 @@ class RestApi:
                 s.unmap_volume(volume_id=oid, sdc_id=body.get("sdcId"), sdc_guid=body.get("guid"))
             else:
                 raise InvalidParameter("Either sdcId, guid or allSdcs must be given")
+            return None
+        if kind == "Volume" and action == "setVolumeSize":
+            s.extend_volume(_int(_need(body, "sizeInGB"), "sizeInGB"), id=oid)
             return None
         if kind == "StoragePool" and action == "setZeroPaddingPolicy":
             return s.set_zero_padding(_bool(_need(body, "zeroPadEnabled")), id=oid)

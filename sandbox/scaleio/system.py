@@ -532,6 +532,7 @@ class System:
         token = secrets.token_urlsafe(24)
         now = time.time()
         with self._store.write() as c:
+            c.execute("DELETE FROM session WHERE expires IS NOT NULL AND expires < ?", (now,))
             c.execute("INSERT INTO session (token_hash, kind, user, created, expires) VALUES (?,?,?,?,?)",
                       (self._token_hash(token), kind, user, now, now + ttl_s if ttl_s else None))
         return token
@@ -972,6 +973,8 @@ class System:
         elif r["approved"] or not restricted:
             c.execute("UPDATE sdc SET ip=?, connected=1, name=COALESCE(?, name) WHERE id=?", (ip, name, r["id"]))
             r = c.execute("SELECT * FROM sdc WHERE id=?", (r["id"],)).fetchone()
+        else:
+            self._noop()   # still not approved: stays disconnected
         return self._sdc_rec(r)
 
     @_mutation("disconnect_sdc")
@@ -1074,6 +1077,25 @@ class System:
         c.execute("INSERT INTO volume (id, name, pool_id, size_kb, thin, created) VALUES (?,?,?,?,?,?)",
                   (vid, name, pool["id"], size_kb, int(bool(thin)), now))
         return Volume(vid, name, pool["id"], size_kb, bool(thin), (), now)
+
+    @_mutation("extend_volume")
+    def extend_volume(self, size_gb: float, *, id: str | None = None, name: str | None = None) -> Volume:
+        """Grow a volume (rounded up to 8 GB). Shrinking is refused; the pool must hold the growth."""
+        c = self._c
+        r = self._find_volume(c, id=id, name=name)
+        try:
+            new_kb = self.rounded_size_gb(size_gb) * KB_PER_GB
+        except (TypeError, ValueError):
+            raise InvalidParameter(f"Invalid volume size: {size_gb!r}") from None
+        if new_kb < r["size_kb"]:
+            raise InvalidState("The volume size can only be increased", error_code=133)
+        if new_kb == r["size_kb"]:
+            self._noop()
+            return self._vol_rec(c, r)
+        if 2 * (new_kb - r["size_kb"]) > self._pool_capacity(c, r["pool_id"]).unused_kb:
+            raise InsufficientCapacity("Insufficient capacity in the Storage Pool for the requested volume size")
+        c.execute("UPDATE volume SET size_kb=? WHERE id=?", (new_kb, r["id"]))
+        return self._vol_rec(c, c.execute("SELECT * FROM volume WHERE id=?", (r["id"],)).fetchone())
 
     @_mutation("remove_volume")
     def remove_volume(self, *, id: str | None = None, name: str | None = None) -> None:

@@ -254,3 +254,69 @@ def test_gateway_works_only_with_reachable_configured_mdms(sio_cluster3, sio_sta
     listen(not_running, 9011)
     s.add_standby_mdm(not_running, role="manager", name="mdm3")
     assert login_status([not_running])[0] == 500      # standby, and nothing on 6611
+
+
+def test_extend_volume_and_gateway_configuration(sio_gateway, sio_cluster3, sds_hosts):
+    s, mdm_ips = sio_cluster3
+    c = client(sio_gateway)
+    assert c.system.get_gateway_configuration_details()["mdmAddresses"] == mdm_ips[:2]
+    pd = c.protection_domain.create("pd1")
+    sp = c.storage_pool.create(media_type="HDD", protection_domain_id=pd["id"], name="sp1")
+    c.sds.create(protection_domain_id=pd["id"], sds_ips=[{"ip": sds_hosts[0], "role": "all"}],
+                 devices_info=[{"devicePath": "/dev/sdb", "storagePoolId": sp["id"]}])
+    vol = c.volume.create(sp["id"], 8, name="grow")
+    assert c.volume.extend(vol["id"], 20)["sizeInKb"] == 24 * KB_PER_GB
+    # (PyPowerFlex puts the gateway's error body into the message for this call)
+    with pytest.raises(pfx.PowerFlexClientException, match="can only be increased.*'errorCode': 133"):
+        c.volume.extend(vol["id"], 8)
+    with pytest.raises(pfx.PowerFlexClientException, match="Insufficient capacity"):
+        c.volume.extend(vol["id"], 80)                  # 2 x 80 GB does not fit in 90 GB usable
+    assert s.volume(id=vol["id"]).size_gb == 24
+
+
+def test_restarted_gateway_forgets_tokens(sio_cluster3, sio_state_dir, fresh_ip):
+    s, ips = sio_cluster3
+    s.set_password("admin", "admin", PASSWORD)
+    ip = fresh_ip()
+    with GatewayServer(sio_state_dir, listen_ip=ip, mdm_ips=ips[:1]) as gw:
+        port = gw.port
+        tok = token(gw)
+        assert api(gw, "GET", "/version", tok).status_code == 200
+    with GatewayServer(sio_state_dir, listen_ip=ip, port=port, mdm_ips=ips[:1]) as gw:
+        assert api(gw, "GET", "/version", tok).status_code == 401
+        assert api(gw, "GET", "/version", token(gw)).status_code == 200
+
+
+def test_parallel_clients_through_one_gateway(sio_gateway, sio_cluster3, sds_hosts):
+    import threading
+    s, _ = sio_cluster3
+    c = client(sio_gateway)
+    pd = c.protection_domain.create("pd1")
+    sp = c.storage_pool.create(media_type="HDD", protection_domain_id=pd["id"], name="sp1")
+    for n, ip in enumerate(sds_hosts):
+        c.sds.create(protection_domain_id=pd["id"], sds_ips=[{"ip": ip, "role": "all"}], name=f"sds{n}",
+                     devices_info=[{"devicePath": "/dev/sdc", "storagePoolId": sp["id"]}])
+    results, lock = [], threading.Lock()
+
+    def worker(n):
+        mine = client(sio_gateway)
+        for i in range(2):
+            mine.volume.create(sp["id"], 8, name=f"t{n}-{i}")
+        try:
+            mine.volume.create(sp["id"], 8, name="same")
+            outcome = "created"
+        except pfx.PowerFlexClientException as exc:
+            outcome = exc.response["message"]
+        with lock:
+            results.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(5)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not any(t.is_alive() for t in threads)
+    assert sorted(results) == ["A volume with the same name already exists"] * 4 + ["created"]
+    assert len(c.volume.get()) == 11
+    assert s.count_events(op="add_volume", outcome="applied") == 11
+    assert s.count_events(op="add_volume", outcome="refused") == 4
