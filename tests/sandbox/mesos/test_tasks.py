@@ -174,3 +174,47 @@ def test_failover_timeout_expiry_removes_framework(cluster, schedulers):
     assert fid in [f["id"] for f in cluster.master_state()["completed_frameworks"]]
     again = schedulers(cluster.master_address, name="fto", framework_id=fid)
     assert again.wait_ev("error")["message"] == "Framework has been removed"
+
+
+def test_executor_writes_stay_inside_the_agent(cluster, schedulers):
+    marker = f"/etc/mesos-emulator-guard-{os.getpid()}"
+    host = cluster.agent("a1").hostname
+    s = schedulers(cluster.master_address, name="guard")
+    s.wait_ev("registered")
+    s.send("launch", tasks=[{"task_id": "g0", "agent": host, "executor": executor_info("g-ex"),
+                             "data": {"write": marker, "text": "inside"}}])
+    s.wait_ev("status", task_id="g0", state="TASK_RUNNING", timeout=30)
+    assert cluster.agent("a1").root.read_text(marker) == "inside"
+    assert not os.path.exists(marker)
+    s.stop(failover=False)
+
+
+def test_command_task_with_http_fetch(cluster, schedulers, tmp_path):
+    import http.server
+    import io
+    import tarfile
+    import threading
+    archive = tmp_path / "bundle.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        data = b"payload\n"
+        member = tarfile.TarInfo("bundle/hello.txt")
+        member.size = len(data)
+        tar.addfile(member, io.BytesIO(data))
+    handler = lambda *a, **kw: http.server.SimpleHTTPRequestHandler(*a, directory=str(tmp_path), **kw)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        s = schedulers(cluster.master_address, name="cmd")
+        s.wait_ev("registered")
+        url = f"http://127.0.0.1:{server.server_address[1]}/bundle.tar.gz"
+        s.send("launch", tasks=[
+            {"task_id": "ok", "command": {"value": "grep -q payload bundle/hello.txt", "uris": [{"value": url}]}},
+            {"task_id": "bad", "command": {"value": "exit 7"}}])
+        ok = s.wait_states({"ok": "TASK_FINISHED"}, timeout=30)["ok"]
+        assert s.statuses("ok")[:2] == ["TASK_STARTING", "TASK_RUNNING"] and ok["has_uuid"]
+        bad = s.wait_ev("status", task_id="bad", state="TASK_FAILED", timeout=30)
+        assert bad["message"] == "Command exited with status 7"
+        s.stop(failover=False)
+    finally:
+        server.shutdown()
+        server.server_close()
