@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 import sys
 
-from . import disks as _disks
 from .families import (AGENT_JSON, COMMON_TOOLS, DEFAULT_KERNEL, FAMILIES, FAMILY_TOOLS, FOREIGN_PATHS, HOST_JSON,
                        MESOS_UNITS, OS_RELEASE, PKG_DB_DIR, UNIT_DIR)
-from .pkgdb import initial_db, render_dpkg_status
-from .tools import install_tool
+
+# provision() imports the rest lazily: the fake tools import this package on every call, inside agents.
 
 __all__ = ["provision", "boot", "MESOS_UNITS", "AGENT_JSON", "HOST_JSON"]
 
@@ -73,6 +72,9 @@ def provision(root, *, os_family: str = "ubuntu", kernel: str = DEFAULT_KERNEL, 
     and the other family's tools inside the agent. Re-provisioning resets the package database, the
     unit directories and the disk table.
     """
+    from . import disks as _disks
+    from .pkgdb import initial_db, render_dpkg_status
+    from .tools import install_tool
     if os_family not in FAMILIES:
         raise ValueError(f"os_family must be one of {FAMILIES}")
     if flavour not in FLAVOURS:

@@ -2,7 +2,7 @@
 
 ``blkid [-p] [-o value|export|full] [-s TAG] <dev>...``: prints ``/dev/sdb: UUID="..." TYPE="ext4"``
 for devices with a signature; exit 2 when nothing was identified (no signature, as on an empty disk),
-exit 2 with an error line for a device that does not exist; no device arguments lists every disk with
+exit 2 (silently) for a device that does not exist; no device arguments lists every disk with
 a signature (exit 2 if there is none). Low-level probing (-p) adds USAGE="filesystem".
 """
 from __future__ import annotations
@@ -53,8 +53,7 @@ def main(argv) -> int:
         for dev in devices:
             disk = disks.find(dev)
             if disk is None:
-                err(f"blkid: error: {dev}: No such file or directory")
-                continue
+                continue  # util-linux 2.3x: silent, exit 2
             targets.append(disk)
     else:
         targets = disks.load()

@@ -163,7 +163,7 @@ def main(argv) -> int:
         elif a.startswith("--showformat="):
             fmt = a.split("=", 1)[1]
         elif a.startswith("-f") and len(a) > 2:
-            fmt = a[2:]
+            fmt = a[3:] if a[2] == "=" else a[2:]  # dpkg accepts -f=FMT and -fFMT
         elif a == "--version":
             out("Debian dpkg-query package management program version 1.18.4 (amd64).")
             return 0

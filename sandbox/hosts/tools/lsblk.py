@@ -99,8 +99,7 @@ def main(argv) -> int:
             if col in ("SIZE", "RM", "RO", "ROTA") and v is not None:
                 return int(v) if opts["bytes"] or col != "SIZE" else v
             return v
-        data = {"blockdevices": [{c.lower(): js(c, v) for c, v in zip(columns, row)} for row in rows]}
-        out(json.dumps(data, indent=3))
+        out(_util_linux_json([{c.lower(): js(c, v) for c, v in zip(columns, row)} for row in rows]))
         return rc
     if opts["pairs"]:
         for row in rows:
@@ -125,4 +124,13 @@ def main(argv) -> int:
 
 def _line(values, columns, widths) -> str:
     parts = [v.rjust(w) if c in _RIGHT else v.ljust(w) for v, c, w in zip(values, columns, widths)]
-    return " ".join(parts).rstrip()
+    return " ".join(parts)  # util-linux pads the last column too
+
+
+def _util_linux_json(devices) -> str:
+    """JSON laid out as util-linux prints it (3-space indent, "},{" between devices)."""
+    objs = []
+    for dev in devices:
+        fields = ",\n".join(f"         {json.dumps(k)}: {json.dumps(v)}" for k, v in dev.items())
+        objs.append("{\n" + fields + "\n      }")
+    return '{\n   "blockdevices": [\n      ' + ",".join(objs) + "\n   ]\n}"
