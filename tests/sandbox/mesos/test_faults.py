@@ -132,6 +132,24 @@ def test_partition_unreachable_vs_lost_then_heal(cluster, schedulers):
         s.stop(failover=False)
 
 
+def test_control_api_restart_as_called_by_the_agent_service_unit(cluster, schedulers):
+    import urllib.request
+    s = run_on(cluster, schedulers, "restart", "ctl")
+    agent = cluster.agent("restart")
+    old_id = agent.agent_id
+    control_url = json.loads(agent.root.read_text("/etc/sandbox/agent.json"))["control_url"]
+    req = urllib.request.Request(f"{control_url}/agents/restart/restart", data=b"{}", method="POST",
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+    assert wait_until(lambda: agent.state == "running")
+    assert agent.agent_id == old_id
+    mark = s.mark()
+    s.send("kill", task_id="ctl-0")
+    s.wait_ev("status", since=mark, task_id="ctl-0", state="TASK_KILLED")
+    s.stop(failover=False)
+
+
 def test_master_leader_change_redirects(cluster, schedulers):
     old = cluster.master_address
     s = run_on(cluster, schedulers, "restart", "ldr")
