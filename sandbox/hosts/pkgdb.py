@@ -178,7 +178,7 @@ class PkgDB:
         """prerm, delete files, postrm. Debian keeps conffiles (state config-files) unless purging;
         RHEL removes everything."""
         entry = self.pkgs[name]
-        action = "purge" if purge else "remove"
+        action = "purge" if purge and self.family == "ubuntu" else "remove"
         rm_args = ["remove"] if self.family == "ubuntu" else ["0"]
         if entry["status"] != CONFIG_FILES:
             self.run_script(name, entry["version"], "prerm", rm_args, env, action)
