@@ -12,8 +12,11 @@
   that answers on its management port 6611; otherwise the login fails as the real gateway's does.
 - Errors are the gateway's JSON body ``{"message", "httpStatusCode", "errorCode"}``: MDM refusals are
   500 with the MDM's status text and code, malformed requests 400, unknown URLs 404, auth 401.
-- Fault ``gateway_5xx`` (armed in the system, so any process can): params ``status`` (default 500),
-  ``message``, ``path`` (substring of the request path; default every path). Fires before auth.
+- Faults, armed in the system (``System.set_fault``) so any process can inject them:
+  ``gateway_5xx``: params ``status`` (default 500), ``message``, ``path`` (substring of the request
+  path; default every path); fires before auth. ``gateway_token_expired``: the token presented is
+  treated as expired (the session ends, 401), as the real gateway's idle/absolute token timeouts do.
+  ``System.expire_sessions("gateway")`` expires every token at once.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ from .records import KB_PER_GB
 from .system import System
 
 FAULT_5XX = "gateway_5xx"
+FAULT_TOKEN_EXPIRED = "gateway_token_expired"
 DEFAULT_TOKEN_TTL_S = 8 * 3600.0
 TYPES = ("System", "ProtectionDomain", "StoragePool", "Sds", "Device", "Sdc", "Volume")
 
@@ -130,6 +134,9 @@ class RestApi:
 
     def _authenticate(self, authorization) -> str:
         _, token = self._basic(authorization)
+        if self.system.take_fault(FAULT_TOKEN_EXPIRED) is not None:
+            self.system.close_session(self.session_kind, token)
+            raise _unauthorized()
         try:
             return self.system.check_session(self.session_kind, token)
         except ScaleIOError:

@@ -1180,6 +1180,8 @@ class System:
 
     def take_fault(self, name: str, applies: Callable[[dict], bool] | None = None) -> dict | None:
         """Consume one firing of an armed fault (if ``applies(params)``); its params, or None."""
+        if self.peek_fault(name) is None:   # the common case costs a read, not the write lock
+            return None
         with self._store.write() as c:
             r = c.execute("SELECT params, remaining FROM fault WHERE name=?", (name,)).fetchone()
             if r is None:

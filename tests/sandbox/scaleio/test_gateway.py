@@ -183,6 +183,11 @@ def test_login_tokens_logout_and_expiry(sio_gateway, sio_cluster3):
     assert s.expire_sessions("gateway") >= 1          # injected expiry, from any process
     r = api(gw, "GET", "/types/ProtectionDomain/instances", tok2)
     assert r.status_code == 401 and r.json() == {"message": "Unauthorized", "httpStatusCode": 401, "errorCode": 0}
+    tok3 = token(gw)
+    s.set_fault("gateway_token_expired", count=1)   # the next token check finds it expired
+    assert api(gw, "GET", "/version", tok3).status_code == 401
+    assert api(gw, "GET", "/version", tok3).status_code == 401   # the session is gone for good
+    assert api(gw, "GET", "/version", token(gw)).status_code == 200
     # PyPowerFlex logs in again for every request, so it is unaffected; a bad password is not.
     assert client(gw).protection_domain.get() == []
     with pytest.raises(Exception, match="401"):
