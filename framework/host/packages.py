@@ -1,0 +1,113 @@
+"""Package management per OS family: query, install from a verified file or the distribution
+repository, remove. Debian/Ubuntu uses dpkg/apt-get, RHEL/CentOS rpm/yum (scaleio-commands.md 2.4).
+
+Package names: ScaleIO components are ``EMC-ScaleIO-<c>`` on RHEL and ``emc-scaleio-<c>`` on
+Debian; ``rexray`` and ``dvdcli`` are the same on both.
+"""
+from __future__ import annotations
+
+from . import artifacts
+from .hostcmd import CommandError, Host
+
+__all__ = ["PackageManager", "package_name", "version_matches", "SCALEIO_COMPONENTS"]
+
+SCALEIO_COMPONENTS = ("mdm", "sds", "sdc", "lia", "gateway")
+
+
+def package_name(component: str, os_family: str) -> str:
+    if component in SCALEIO_COMPONENTS:
+        return f"EMC-ScaleIO-{component}" if os_family == "rhel" else f"emc-scaleio-{component}"
+    return component
+
+
+def version_matches(installed: str | None, wanted: str | None) -> bool:
+    """``3.0-200.104`` matches a wanted ``3.0`` or ``3.0-200.104`` (not ``3.0-200.1``); epochs and
+    package release suffixes (``0.11.4-1``) are ignored; no wanted version = any."""
+    if installed is None:
+        return False
+    if not wanted:
+        return True
+    installed = installed.split(":", 1)[-1]
+    return installed == wanted or any(installed.startswith(wanted + sep) for sep in ("-", "."))
+
+
+class PackageManager:
+    def __init__(self, host: Host, os_family: str):
+        self.host, self.family = host, os_family
+
+    def name(self, component: str) -> str:
+        return package_name(component, self.family)
+
+    # ------------------------------------------------------------------ queries
+    def installed_version(self, name: str) -> str | None:
+        """The installed version of package ``name`` or None (also for half-installed packages)."""
+        if self.family == "rhel":
+            r = self.host.run(["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name], timeout=60)
+            return r.out.strip().splitlines()[0] if r.ok and r.out.strip() else None
+        r = self.host.run(["dpkg-query", "-W", "-f", "${Status}\\t${Version}\\n", name], timeout=60)
+        if not r.ok:
+            return None
+        status, _, version = r.out.strip().partition("\t")
+        return version.strip() if status.strip() == "install ok installed" else None
+
+    def missing(self, names) -> list:
+        return [n for n in names if self.installed_version(n) is None]
+
+    # ------------------------------------------------------------------ changes
+    def install_repo(self, names) -> None:
+        """Install distribution packages (apt-get/yum) non-interactively."""
+        if not names:
+            return
+        if self.family == "rhel":
+            self.host.run(["yum", "-y", "install", *names], check=True, timeout=1800)
+            return
+        r = self.host.run(["apt-get", "-y", "install", *names], timeout=1800)
+        if not r.ok and "Unable to locate package" in r.text:
+            # A fresh host may never have fetched its package lists.
+            self.host.run(["apt-get", "update"], check=True, timeout=1800)
+            r = self.host.run(["apt-get", "-y", "install", *names], timeout=1800)
+        if not r.ok:
+            raise CommandError(self.host.failure(r), r.rc)
+
+    def install_file(self, path: str, env: dict | None = None) -> None:
+        argv = ["rpm", "-Uvh", path] if self.family == "rhel" else ["dpkg", "-i", path]
+        r = self.host.run(argv, env=env, timeout=1800)
+        if not r.ok:
+            raise CommandError(self.host.failure(r, f"installing {path.rsplit('/', 1)[-1]}"), r.rc)
+
+    def remove(self, name: str, env: dict | None = None) -> bool:
+        """Remove ``name`` if installed. Returns True if something was removed."""
+        if self.installed_version(name) is None:
+            return False
+        argv = ["rpm", "-e", name] if self.family == "rhel" else ["dpkg", "-r", name]
+        r = self.host.run(argv, env=env, timeout=900)
+        if not r.ok:
+            raise CommandError(self.host.failure(r, f"removing {name}"), r.rc)
+        return True
+
+    def ensure(self, ctx, component: str, wanted_version: str | None, env: dict | None = None,
+               verify_tls=True) -> bool:
+        """Make ``component`` installed at ``wanted_version`` from the step's ``packages`` artifact.
+        Returns True if it installed something. Raises StepError when it cannot."""
+        from .step import StepError
+        name = self.name(component)
+        have = self.installed_version(name)
+        ctx.fact(f"{component}_version", have)
+        if version_matches(have, wanted_version):
+            return False
+        art = (ctx.params.get("packages") or {}).get(component)
+        if not art:
+            raise StepError(f"no {component} package configured for {self.family} "
+                            f"(artifacts.{self.family}.{component})", retryable=False)
+        try:
+            path = artifacts.fetch(art["url"], art["sha256"], verify=verify_tls)
+        except artifacts.ArtifactError as exc:
+            raise StepError(f"{component} package: {exc}", retryable=exc.retryable) from None
+        self.install_file(path, env)
+        now = self.installed_version(name)
+        ctx.fact(f"{component}_version", now)
+        if not version_matches(now, wanted_version):
+            raise StepError(f"{name} is at version {now} after installing {path.rsplit('/', 1)[-1]}, "
+                            f"but version {wanted_version} is wanted: check the artifact URL", retryable=False)
+        ctx.changed(f"installed {name} {now}" + (f" (was {have})" if have else ""))
+        return True

@@ -1,0 +1,69 @@
+"""systemd services and TCP ports: the verification half of most steps."""
+from __future__ import annotations
+
+import time
+
+from .hostcmd import Host, listening_ports
+
+__all__ = ["is_active", "ensure_running", "restart", "stop_disable", "wait_port", "wait_until", "unit_text"]
+
+UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+
+
+def is_active(host: Host, unit: str) -> bool:
+    return host.run(["systemctl", "is-active", unit], timeout=60).out.strip() == "active"
+
+
+def wait_until(predicate, timeout_s: float, interval_s: float = 0.2) -> bool:
+    """Poll ``predicate`` until true or the deadline passes (bounded, never a bare sleep)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if predicate():
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(interval_s)
+
+
+def ensure_running(host: Host, ctx, unit: str, timeout_s: float = 30.0) -> None:
+    """Enable ``unit`` and start it if it is not active; raise StepError if it does not come up."""
+    from .step import StepError
+    if is_active(host, unit):
+        return
+    host.run(["systemctl", "daemon-reload"], timeout=60)
+    host.run(["systemctl", "enable", unit], timeout=60)
+    r = host.run(["systemctl", "start", unit], timeout=120)
+    if not wait_until(lambda: is_active(host, unit), timeout_s):
+        raise StepError(host.failure(r, f"service {unit} does not stay active") if not r.ok
+                        else f"service {unit} does not stay active")
+    ctx.changed(f"started {unit}")
+
+
+def restart(host: Host, ctx, unit: str, why: str, timeout_s: float = 30.0) -> None:
+    from .step import StepError
+    host.run(["systemctl", "daemon-reload"], timeout=60)
+    host.run(["systemctl", "enable", unit], timeout=60)
+    r = host.run(["systemctl", "restart", unit], timeout=120)
+    if not wait_until(lambda: is_active(host, unit), timeout_s):
+        raise StepError(host.failure(r, f"service {unit} does not come back after a restart"))
+    ctx.changed(f"restarted {unit} ({why})")
+
+
+def stop_disable(host: Host, ctx, unit: str) -> None:
+    if is_active(host, unit):
+        host.run(["systemctl", "stop", unit], timeout=120)
+        ctx.changed(f"stopped {unit}")
+    host.run(["systemctl", "disable", unit], timeout=60)
+
+
+def wait_port(port: int, timeout_s: float = 30.0) -> bool:
+    return wait_until(lambda: port in listening_ports(), timeout_s)
+
+
+def unit_text(host: Host, unit: str) -> str | None:
+    """The unit file's text as systemd would pick it (first directory wins)."""
+    for directory in UNIT_DIRS:
+        text = host.read_text(f"{directory}/{unit}.service")
+        if text is not None:
+            return text
+    return None
