@@ -1,0 +1,137 @@
+"""uname, lsblk, blkid, the disk table and the Mesos agent unit, on both OS families."""
+import http.server
+import json
+import sys
+import threading
+
+import pytest
+
+from dcos_scaleio.sandbox import hosts
+from dcos_scaleio.sandbox.agentroot import AgentRoot
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+
+@pytest.fixture(params=["ubuntu", "rhel"])
+def host(request):
+    return request.getfixturevalue(request.param)
+
+
+def test_uname(host):
+    assert host.ok("uname", "-r").stdout == "4.15.0-20-generic\n"
+    fields = host.ok("uname", "-a").stdout.split()
+    assert fields[0] == "Linux" and fields[1] == host.root.hostname and fields[2] == "4.15.0-20-generic"
+    assert fields[-1] == "GNU/Linux"
+    assert host.ok("uname", "-sr").stdout == "Linux 4.15.0-20-generic\n"
+    assert host.ok("uname").stdout == "Linux\n"
+    assert host("uname", "-Z").returncode == 1
+
+
+def test_lsblk_columns_and_shapes(host):
+    res = host.ok("lsblk", "-b", "-d", "-n", "-o", "NAME,SIZE,TYPE,FSTYPE,MOUNTPOINT")
+    rows = [line.split() for line in res.stdout.splitlines()]
+    assert rows == [["sda", str(40 * 1024 ** 3), "disk", "ext4", "/"],
+                    ["sdb", str(100 * 1024 ** 3), "disk"],
+                    ["sdc", str(50 * 1024 ** 3), "disk", "ext4"],
+                    ["sdd", str(4 * 1024 ** 3), "disk"]]
+    data = json.loads(host.ok("lsblk", "--json", "-b", "-d", "-o", "NAME,SIZE,FSTYPE,MOUNTPOINT").stdout)
+    assert data["blockdevices"][1] == {"name": "sdb", "size": 100 * 1024 ** 3, "fstype": None, "mountpoint": None}
+    human = host.ok("lsblk", "-d").stdout.splitlines()
+    assert human[0].split() == ["NAME", "MAJ:MIN", "RM", "SIZE", "RO", "TYPE", "MOUNTPOINT"]
+    assert human[2].split()[3] == "100G"
+    pairs = host.ok("lsblk", "-P", "-b", "-o", "NAME,SIZE", "/dev/sdd").stdout
+    assert pairs == f'NAME="sdd" SIZE="{4 * 1024 ** 3}"\n'
+    res = host("lsblk", "/dev/sdz")
+    assert res.returncode == 32 and "lsblk: /dev/sdz: not a block device" in res.stderr
+    assert host("lsblk", "-o", "NAME,BOGUS").returncode == 1
+
+
+def test_blkid_signatures_and_disk_table_updates(host):
+    res = host("blkid", "-p", "/dev/sdb")
+    assert (res.returncode, res.stdout) == (2, "")
+    res = host.ok("blkid", "-p", "/dev/sdc")
+    assert res.stdout.startswith('/dev/sdc: UUID="') and 'TYPE="ext4" USAGE="filesystem"' in res.stdout
+    assert host.ok("blkid", "-o", "value", "-s", "TYPE", "/dev/sdc").stdout == "ext4\n"
+    assert host("blkid", "-p", "/dev/nonexistent").returncode == 2
+    # Another tool (e.g. mkfs, or a test) gives sdd a filesystem from inside the agent.
+    code = ("from dcos_scaleio.sandbox.hosts import disks\n"
+            "disks.update('/dev/sdd', fstype='xfs')\n")
+    host.ok(sys.executable, "-c", code)
+    assert 'TYPE="xfs"' in host.ok("blkid", "/dev/sdd").stdout
+    assert "xfs" in host.ok("lsblk", "-n", "-o", "FSTYPE", "/dev/sdd").stdout
+    host.ok(sys.executable, "-c", code.replace("fstype='xfs'", "fstype=None"))
+    assert host("blkid", "-p", "/dev/sdd").returncode == 2
+
+
+@pytest.mark.parametrize("family,package,kernel", [
+    ("ubuntu", "linux-image-4.4.0-38-generic", "4.4.0-38-generic"),
+    ("rhel", "kernel-3.10.0-1160.el7.x86_64", "3.10.0-1160.el7.x86_64"),
+])
+def test_kernel_pin_takes_effect_after_reboot(tmp_path, family, package, kernel):
+    root = AgentRoot(tmp_path, f"pin-{family}")
+    try:
+        hosts.provision(root, os_family=family, kernel="3.13.0-170-generic")
+        root.start()
+        hosts.boot(root)
+        installer = ["apt-get", "install", "-y", package] if family == "ubuntu" else ["yum", "install", "-y", package]
+        res = root.run(installer)
+        assert res.returncode == 0, res.stderr
+        assert root.run(["uname", "-r"]).stdout == "3.13.0-170-generic\n"  # not before a reboot
+        root.reboot()
+        hosts.boot(root)
+        assert root.run(["uname", "-r"]).stdout == kernel + "\n"
+        assert root.run(["test", "-e", f"/boot/vmlinuz-{kernel}"]).returncode == 0
+    finally:
+        root.destroy()
+
+
+@pytest.fixture
+def control_server():
+    """A stand-in for the Mesos emulator's control API, recording the POSTs it gets."""
+    calls = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self):
+            calls.append(self.path)
+            status = 500 if self.path.endswith("/broken/start") else 200
+            self.send_response(status)
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *a):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/control", calls
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.parametrize("family,unit", [("ubuntu", "mesos-slave"), ("rhel", "dcos-mesos-slave")])
+def test_mesos_agent_unit_calls_the_control_api(request, family, unit, control_server):
+    host = request.getfixturevalue(family)
+    url, calls = control_server
+    name = host.root.name
+    host.root.write_text(hosts.AGENT_JSON, json.dumps({"name": name, "hostname": name, "ip": "127.0.0.1",
+                                                       "control_url": url}))
+    try:
+        assert host.ok("systemctl", "is-enabled", unit).stdout == "enabled\n"
+        assert host("systemctl", "is-active", unit).returncode == 0  # booted without a control url
+        host.ok("systemctl", "restart", unit)
+        host.ok("systemctl", "stop", unit)
+        assert host("systemctl", "is-active", unit).returncode == 3
+        host.ok("systemctl", "start", unit)
+        assert calls == [f"/control/agents/{name}/restart", f"/control/agents/{name}/stop",
+                         f"/control/agents/{name}/start"]
+        host.ok("systemctl", "stop", unit)
+        host.root.write_text(hosts.AGENT_JSON, json.dumps({"name": "broken", "control_url": url}))
+        res = host("systemctl", "start", unit)
+        assert res.returncode == 1 and f"Job for {unit}.service failed" in res.stderr
+    finally:
+        host.root.write_text(hosts.AGENT_JSON, json.dumps({"name": name, "control_url": None}))
+        host.ok("systemctl", "start", unit)
+    flags = "/etc/mesos-slave/work_dir" if family == "ubuntu" else "/opt/mesosphere/etc/mesos-slave-common"
+    assert host.root.read_text(flags)
