@@ -257,63 +257,62 @@ def sha(path):
 
 
 def test_guard_whole_agent_lifecycle_leaves_the_machine_unchanged(tmp_path):
+    from dcos_scaleio.sandbox import hosts
+    from dcos_scaleio.sandbox.hosts.packages import build_package
+
     tag = uuid.uuid4().hex[:12]
     written = [f"/etc/guard-{tag}", f"/usr/bin/guard-{tag}", f"/opt/guard-{tag}/x", f"/var/lib/guard-{tag}/y"]
-    existing = ["/etc/hosts", "/etc/os-release"]
+    existing = ["/etc/hosts", "/etc/os-release", "/usr/bin/apt-get", "/usr/bin/dpkg", "/usr/bin/systemctl",
+                "/var/lib/dpkg/status"]
+    existing = [p for p in existing if os.path.exists(p)]
     before = fingerprint()
     shas = {p: sha(p) for p in existing}
-    root = AgentRoot(tmp_path, "guard", shared_dirs=[str(tmp_path / "shared")])
+    shared = tmp_path / "shared"
+    pkg = build_package(shared, f"guard-pkg-{tag}", "1.0", "ubuntu",
+                        files={f"/opt/guard-pkg-{tag}/bin/d": (b"#!/bin/sh\nexec sleep 300\n", 0o755),
+                               f"/lib/systemd/system/guard-{tag}.service":
+                                   f"[Service]\nExecStart=/opt/guard-pkg-{tag}/bin/d\n"
+                                   f"[Install]\nWantedBy=multi-user.target\n".encode()},
+                        scripts={"postinst": f"import subprocess\nsubprocess.run(['systemctl', 'enable', '--now', 'guard-{tag}'], check=True)\n"},
+                        depends=["libaio1"])
+    ubuntu = AgentRoot(tmp_path, "guard", shared_dirs=[str(shared)])
+    rhel = AgentRoot(tmp_path, "guard-rhel")
     try:
-        root.start()
+        ubuntu.start()
         script = " && ".join(
             [f"mkdir -p $(dirname {p}) && echo guard > {p}" for p in written]
             + ["echo '127.9.9.9 guard' >> /etc/hosts", "rm /etc/os-release", "chmod 600 /etc/hosts",
                "mkdir -p /usr/lib/guard-dir /var/lib/dpkg-guard", f"touch /usr/share/guard-{tag}"])
-        res = root.run(["sh", "-c", script])
+        res = ubuntu.run(["sh", "-c", script])
         assert res.returncode == 0, res.stderr
-        res = root.run([sys.executable, "-c", f"open('/var/lib/guard-{tag}/py', 'w').write('py')"])
+        res = ubuntu.run([sys.executable, "-c", f"open('/var/lib/guard-{tag}/py', 'w').write('py')"])
         assert res.returncode == 0, res.stderr
-        assert root.run(["cat", written[0]]).stdout == "guard\n"
-        root.reboot()
-        assert root.run(["cat", written[3]]).stdout == "guard\n"
-        assert root.run(["test", "-e", "/etc/os-release"]).returncode == 1
+        assert ubuntu.run(["cat", written[0]]).stdout == "guard\n"
+        # The host toolchain: provisioned while running, package tools, services.
+        hosts.provision(ubuntu, os_family="ubuntu", disks=[{"name": "sdb", "size_gb": 10}])
+        for argv in (["apt-get", "install", "-y", "libaio1", "numactl"], ["dpkg", "-i", pkg],
+                     ["systemctl", "is-active", f"guard-{tag}"], ["dpkg", "-r", f"guard-pkg-{tag}"],
+                     ["apt-get", "install", "-y", "linux-image-4.4.0-38-generic"], ["lsblk"], ["uname", "-a"]):
+            res = ubuntu.run(argv)
+            assert res.returncode == 0, (argv, res.stdout, res.stderr)
+        ubuntu.reboot()
+        hosts.boot(ubuntu)
+        assert ubuntu.run(["cat", written[3]]).stdout == "guard\n"
+        assert ubuntu.run(["test", "-e", "/etc/os-release"]).returncode == 0  # provision wrote a new one
+        assert ubuntu.run(["uname", "-r"]).stdout == "4.4.0-38-generic\n"
+        # RHEL provisioned while stopped: whiteouts and opaque dirs written straight into the upper dir.
+        hosts.provision(rhel, os_family="rhel")
+        rhel.start()
+        hosts.boot(rhel)
+        for argv in (["yum", "install", "-y", "libaio"], ["rpm", "-qa"], ["systemctl", "is-active", "mesos-slave"]):
+            res = rhel.run(argv)
+            assert res.returncode == 0, (argv, res.stdout, res.stderr)
+        assert rhel.run(["test", "-e", "/usr/bin/dpkg"]).returncode == 1
     finally:
-        root.destroy()
+        ubuntu.destroy()
+        rhel.destroy()
     for p in written:
         assert not os.path.exists(p), p
     assert {p: sha(p) for p in existing} == shas
     assert fingerprint() == before
-    assert not root.dir.exists()
-
-
-def test_path_resolves_symlinks_like_the_agent(agent):
-    # On a merged-/usr machine /lib is a symlink; writing through it must not shadow it with a directory.
-    if not os.path.islink("/lib"):
-        pytest.skip("machine has no /lib symlink")
-    assert agent.resolve("/lib/sandbox-test/unit.service") == os.path.realpath("/lib") + "/sandbox-test/unit.service"
-    agent.write_text("/lib/sandbox-test/unit.service", "[Unit]\n")
-    assert agent.run(["cat", "/lib/sandbox-test/unit.service"]).stdout == "[Unit]\n"
-    assert agent.run(["test", "-L", "/lib"]).returncode == 0
-    assert not os.path.exists("/lib/sandbox-test")
-
-
-def test_files_written_from_outside_while_running_and_while_stopped(fresh):
-    root = fresh()
-    assert root.run(["ls", "/usr/share"]).returncode == 0  # the agent has looked at the directory
-    root.write_text("/usr/share/live-written", "live\n", mode=0o600)
-    assert root.run(["cat", "/usr/share/live-written"]).stdout == "live\n"
-    root.stop()
-    assert root.path("/usr/share/live-written") == root.upper / "usr/share/live-written"
-    root.write_text("/usr/share/offline-written", "offline\n")
-    root.remove("/etc/os-release")
-    root.make_empty_dir("/etc/systemd")
-    root.start()
-    assert root.run(["cat", "/usr/share/offline-written"]).stdout == "offline\n"
-    assert root.run(["test", "-e", "/etc/os-release"]).returncode == 1
-    assert root.run(["ls", "-A", "/etc/systemd"]).stdout == ""
-    root.remove("/etc/hostname")
-    root.make_empty_dir("/etc/default")
-    assert root.run(["test", "-e", "/etc/hostname"]).returncode == 1
-    assert root.run(["ls", "-A", "/etc/default"]).stdout == ""
-    assert os.path.exists("/etc/os-release") and os.path.exists("/etc/hostname")
-    assert os.listdir("/etc/default")
+    assert not ubuntu.dir.exists() and not rhel.dir.exists()
