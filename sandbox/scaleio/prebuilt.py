@@ -2,8 +2,10 @@
 
 :class:`ExistingCluster` builds, in a state dir, what an operator's already-running ScaleIO would be:
 a named system with an MDM cluster (1/3/5 nodes), the admin password changed, a protection domain and
-storage pool, SDSs with devices. Nothing runs those members in agent roots, so it opens stand-in
-ports for them (MDM 9011/6611, SDS 7072, see :mod:`.listeners`) and serves the gateway in-process::
+storage pool, SDSs with devices. Nothing runs those members in agent roots, so it serves them
+in-process: each MDM address runs the host side's ``daemons.MdmService`` (9011 for members and SDCs --
+agents' SDCs connect to it exactly as to an MDM in an agent --, 6611 on managers), each SDS address a
+stand-in port 7072 (:mod:`.listeners`), and the gateway runs on the master's address::
 
     with ExistingCluster(tmp / "sio", ip_prefix="127.0.10") as ec:
         ec.info()   # {"gateway_url", "ca_path", "admin_password", "state_dir", "system_id", ...}
@@ -52,6 +54,7 @@ class ExistingCluster:
                 raise ValueError(f"bad ip_prefix {ip_prefix!r}")
         self.gateway: GatewayServer | None = None
         self._listeners: list[PortListener] = []
+        self._mdms: list = []
         self.system: System | None = None
 
     @property
@@ -59,11 +62,13 @@ class ExistingCluster:
         return [f"/dev/sd{chr(ord('b') + i)}" for i in range(self.disks_per_sds)]
 
     def _open_ports(self) -> None:
-        ports = [(ip, probe.MDM_PORT) for ip in self.manager_ips + self.tb_ips]
-        ports += [(ip, probe.MDM_MGMT_PORT) for ip in self.manager_ips]
-        ports += [(ip, probe.SDS_PORT) for ip in self.sds_ips]
-        for ip, port in ports:
-            self._listeners.append(PortListener(ip, port).start())
+        for ip in self.sds_ips:
+            self._listeners.append(PortListener(ip, probe.SDS_PORT).start())
+
+    def _start_mdms(self) -> None:
+        from .daemons import MdmService   # the host side's MDM daemon logic (SDC links, 9011/6611)
+        for ip in self.manager_ips + self.tb_ips:
+            self._mdms.append(MdmService(ip, System.open(self.state_dir, actor=f"mdm@{ip}")).start())
 
     def _build(self, s: System) -> None:
         s.create_cluster(self.manager_ips[0], master_name="mdm1")
@@ -88,7 +93,14 @@ class ExistingCluster:
             self._open_ports()
             self.system = System.open(self.state_dir, actor="prebuilt")
             if not self.system.cluster().created:
-                self._build(self.system)
+                # The members "were running" when the operator built this system; their services
+                # start below, once the cluster they follow exists.
+                builder = System.open(self.state_dir, actor="prebuilt", check_reachability=False)
+                try:
+                    self._build(builder)
+                finally:
+                    builder.close()
+            self._start_mdms()
             self.gateway = GatewayServer(self.state_dir, listen_ip=self.manager_ips[0], port=self.gateway_port,
                                          mdm_ips=self.manager_ips).start()
         except BaseException:
@@ -110,6 +122,9 @@ class ExistingCluster:
         if self.gateway is not None:
             self.gateway.stop()
             self.gateway = None
+        for svc in self._mdms:
+            svc.stop()
+        self._mdms = []
         for lst in self._listeners:
             lst.stop()
         self._listeners = []

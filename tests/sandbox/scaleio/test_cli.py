@@ -116,7 +116,7 @@ def test_world_prints_one_json_line_and_serves_gateway_and_mirror(tmp_path, ip_p
 
 
 def test_world_refuses_a_busy_address(tmp_path, ip_prefix, listen):
-    listen(f"{ip_prefix}.1", 9011)       # something already runs there
+    listen(f"{ip_prefix}.11", 7072)      # something already runs where the first SDS would
     proc = run_world(tmp_path / "w", ip_prefix, "--no-mirror")
     assert proc.wait(timeout=60) == 1
     assert "cannot start" in proc.stderr.read()
@@ -135,6 +135,24 @@ def test_existing_cluster_api(tmp_path, ip_prefix, mode, members):
         vol = c.volume.create(c.storage_pool.get()[0]["id"], 8, name="v1")
         assert ec.system.volume(name="v1").id == vol["id"]
     assert not port_open(info["gateway_ip"], info["gateway_port"])
+
+
+def test_existing_cluster_mdms_accept_sdcs(tmp_path, ip_prefix):
+    """Agents' SDCs connect to a pre-built system's MDMs (9011) as to MDMs in agents."""
+    with ExistingCluster(tmp_path / "ec", ip_prefix=ip_prefix) as ec:
+        assert port_open(ec.manager_ips[1], 6611) and not port_open(ec.tb_ips[0], 6611)
+        guid = System.new_guid()
+        with socket.create_connection((ec.manager_ips[0], 9011), timeout=10) as conn:
+            conn.sendall(json.dumps({"op": "sdc_hello", "guid": guid, "ip": f"{ip_prefix}.99"}).encode() + b"\n")
+            reply = json.loads(conn.makefile().readline())
+            assert reply == {"ok": True, "system_id": ec.info()["system_id"]}
+            assert ec.system.sdc(guid=guid).connected
+            sdcs = pfx_client(ec.info()).sdc.get()
+            assert [(x["sdcGuid"], x["mdmConnectionState"]) for x in sdcs] == [(guid, "Connected")]
+        end = time.monotonic() + 10       # the link dropped: the MDM marks the SDC disconnected
+        while ec.system.sdc(guid=guid).connected:
+            assert time.monotonic() < end
+            time.sleep(0.05)
 
 
 def test_gateway_main_reads_the_real_files(tmp_path, ip_prefix):
