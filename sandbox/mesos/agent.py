@@ -260,6 +260,18 @@ class Agent:
         if was_linked:
             self.master.agent_disconnected(self.agent_id)
 
+    async def reboot(self, start=True):
+        """The agent's host reboots: every process inside dies and runtime state (/run, /tmp) is lost.
+        Executors are not recovered after a reboot; the agent keeps its ID if its info is unchanged,
+        and the master reports the vanished tasks when it reregisters."""
+        await self.stop_process()
+        await self._destroy_all(updates=False)
+        await asyncio.to_thread(self.vols.refs.clear)
+        await asyncio.to_thread(self.root.reboot)
+        if start:
+            return await self.boot()
+        return True
+
     async def restart(self, down_seconds=0.0):
         await self.stop_process()
         if down_seconds:

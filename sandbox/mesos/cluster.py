@@ -225,6 +225,15 @@ class MesosCluster:
         (``state`` is ``failed`` with ``failure`` set if recovery was refused)."""
         return self.call(self._restart_agent(name, down_seconds, wait))
 
+    async def _reboot_agent(self, name, start=True):
+        await self.agents[name].reboot(start)
+        return self.agent_info(self.agents[name])
+
+    def reboot_agent(self, name, start=True):
+        """Reboot the agent's host (AgentRoot.reboot): executors die and are not recovered; with
+        ``start`` the agent process comes back at once (else call start_agent, as a boot-time unit would)."""
+        return self.call(self._reboot_agent(name, start))
+
     async def _stop_agent(self, name):
         await self.agents[name].stop_process()
         return self.agent_info(self.agents[name])

@@ -9,6 +9,7 @@
   so an executor inside the agent can call it and still resubscribe
 - ``POST {control_url}/agents/{name}/stop|kill``       the agent process dies, executors live on
 - ``POST {control_url}/agents/{name}/start``           body ``{"wait": bool}``
+- ``POST {control_url}/agents/{name}/reboot``          body ``{"start": bool}`` (default true)
 - ``POST {control_url}/agents/{name}/remove|partition|heal``
 - ``POST {control_url}/frameworks/drop``               body ``{"framework_id": id or null}``
 - ``POST {control_url}/master/leader``                 body ``{"to": index or null}``
@@ -67,6 +68,8 @@ class ControlApi:
                     return json_response(await c._stop_agent(name))
                 if action == "start":
                     return json_response(await c._start_agent(name, bool(body.get("wait", False))))
+                if action == "reboot":
+                    return json_response(await c._reboot_agent(name, bool(body.get("start", True))))
                 if action == "remove":
                     return json_response({"removed": await c._remove_agent(name)})
                 if action in ("partition", "heal"):

@@ -182,7 +182,9 @@ class HttpServer:
         except (ConnectionError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError):
             return
         except asyncio.CancelledError:
-            raise
+            # Only happens when the emulator shuts down; asyncio's stream callback would log a
+            # spurious traceback for a cancelled connection task, so end quietly.
+            return
         finally:
             self._conns.discard(writer)
             try:

@@ -517,8 +517,8 @@ class Master:
                                  "present")
             elif group and "executor" in task:
                 problems[tid] = "'TaskInfo.executor' must not be set"
-            elif group and "command" not in task:
-                problems[tid] = "Task in a group must have a CommandInfo"
+            elif group and "command" not in task and executor.get("type") == "DEFAULT":
+                problems[tid] = "Task in a group run by the default executor must have a CommandInfo"
             seen.add(tid)
             if tid not in problems:
                 try:
@@ -742,6 +742,9 @@ class Master:
         tid = status["task_id"]["value"]
         task = fw.tasks.get(tid)
         if task is None:
+            # Unknown to the master (e.g. forgotten while the agent was away): forwarded anyway, as
+            # Mesos does, so the scheduler can ACK it and the agent stops retrying.
+            self._send_update(fw, status)
             return
         prev = task.state
         task.state = status["state"]

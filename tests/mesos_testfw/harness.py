@@ -83,9 +83,19 @@ class SchedulerProcess:
                         return event
                 left = deadline - time.monotonic()
                 if left <= 0 or self.proc.poll() is not None and not self._pending(since, predicate):
-                    raise AssertionError(f"timed out waiting for {what}; last events: {self.events[-15:]}; "
+                    raise AssertionError(f"timed out waiting for {what}; last events:\n{self._summary()}\n"
                                          f"stderr: {self.stderr[-15:]}")
                 self._cond.wait(min(left, 0.5))
+
+    def _summary(self):
+        """Compact view of the latest events (offers shortened) for failure messages."""
+        lines = []
+        for e in self.events[-25:]:
+            if e.get("ev") == "offers":
+                e = {"ev": "offers", "hosts": [o["hostname"] for o in e["offers"]]}
+            lines.append(json.dumps(e)[:400])
+        errors = [json.dumps(e)[:2000] for e in self.events if e.get("ev") in ("callback_error", "command_error")]
+        return "\n".join(lines + errors[-3:])
 
     def _pending(self, since, predicate):
         return any(predicate(e) for e in self.events[since:])

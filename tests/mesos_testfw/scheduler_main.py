@@ -3,7 +3,8 @@
 Both are JSON lines. The scheduler is an UNMODIFIED ``pymesos.MesosSchedulerDriver``; every callback
 catches its own exceptions (an exception would make pymesos tear the framework down).
 
-Commands: ``launch`` (queue tasks; matched against the next offers), ``decline``, ``kill``,
+Commands: ``launch`` (queue tasks; matched against the next offers), ``launch_group`` (one LAUNCH_GROUP
+with ``executor`` and ``tasks``), ``decline``, ``kill``,
 ``reconcile``, ``suppress``, ``revive``, ``message``, ``set`` (offer handling mode), ``stop``.
 Events: ``registered``, ``reregistered``, ``disconnected``, ``offers``, ``rescinded``, ``status``,
 ``message``, ``agent_lost``, ``executor_lost``, ``error``, ``stopped``.
@@ -42,6 +43,7 @@ class TestScheduler(Scheduler):
     def __init__(self, mode, decline_seconds):
         self.lock = threading.Lock()
         self.pending = []               # task specs waiting for an offer
+        self.groups = []                # task groups ({"executor", "tasks", "agent"}) waiting for an offer
         self.mode = mode                # "auto": launch pending tasks, decline the rest; "hold": keep offers
         self.decline_seconds = decline_seconds
         self.stop_on_error = True
@@ -78,6 +80,12 @@ class TestScheduler(Scheduler):
         if self.mode == "hold":
             return
         for o in offers:
+            group = self._match_group(o)
+            if group:
+                driver.acceptOffers([o["id"]], [group], {"refuse_seconds": self.decline_seconds})
+                emit(ev="launched", offer_id=o["id"]["value"],
+                     task_ids=[t["task_id"]["value"] for t in group["launch_group"]["task_group"]["tasks"]])
+                continue
             launch = self._match(o)
             if launch:
                 driver.launchTasks(o["id"], launch, {"refuse_seconds": self.decline_seconds})
@@ -110,6 +118,24 @@ class TestScheduler(Scheduler):
                 self.pending.remove(spec)
                 chosen.append(self._task_info(spec, offer))
         return chosen
+
+    def _match_group(self, offer):
+        """The first pending task group that fits this offer, as a LAUNCH_GROUP operation."""
+        cpus = _scalar(offer["resources"], "cpus")
+        with self.lock:
+            for group in self.groups:
+                want = group.get("agent")
+                if want and want not in (offer["agent_id"]["value"], offer["hostname"]):
+                    continue
+                need = sum(t.get("cpus", 0.1) for t in group["tasks"]) + \
+                    _scalar(group["executor"].get("resources", []), "cpus")
+                if need > cpus + 1e-6:
+                    continue
+                self.groups.remove(group)
+                tasks = [self._task_info(t, offer) for t in group["tasks"]]
+                return {"type": "LAUNCH_GROUP", "launch_group": {"executor": group["executor"],
+                                                                 "task_group": {"tasks": tasks}}}
+        return None
 
     @staticmethod
     def _task_info(spec, offer):
@@ -174,6 +200,10 @@ def command_loop(driver, sched):
             if kind == "launch":
                 with sched.lock:
                     sched.pending.extend(cmd["tasks"])
+                driver.reviveOffers()
+            elif kind == "launch_group":
+                with sched.lock:
+                    sched.groups.append(cmd)
                 driver.reviveOffers()
             elif kind == "decline":
                 driver.declineOffer([{"value": o} for o in cmd["offer_ids"]],

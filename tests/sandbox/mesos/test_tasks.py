@@ -218,3 +218,32 @@ def test_command_task_with_http_fetch(cluster, schedulers, tmp_path):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_launch_group_custom_and_default_executors(cluster, schedulers):
+    host = cluster.agent("a2").hostname
+    s = schedulers(cluster.master_address, name="groups")
+    s.wait_ev("registered")
+    s.send("launch_group", agent=host, executor=executor_info("grp-custom"),
+           tasks=[{"task_id": "gc-0"}, {"task_id": "gc-1"}])
+    s.wait_states({"gc-0": "TASK_RUNNING", "gc-1": "TASK_RUNNING"}, timeout=30)
+    default = {"executor_id": {"value": "grp-default"}, "type": "DEFAULT",
+               "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": 0.1}}]}
+    s.send("launch_group", agent=host, executor=default,
+           tasks=[{"task_id": "gd-0", "command": {"value": "true"}}, {"task_id": "gd-1", "command": {"value": "true"}}])
+    s.wait_states({"gd-0": "TASK_FINISHED", "gd-1": "TASK_FINISHED"}, timeout=30)
+    s.stop(failover=False)
+
+
+def test_agent_reboot_loses_executors_but_keeps_agent_id(cluster, schedulers):
+    s = start_running(cluster, schedulers, "rb", count=1, agent_index=4)
+    agent = cluster.agent("a4")
+    old_id = agent.agent_id
+    pid = agent.executors[(s.framework_id, "rb-ex")].proc.pid
+    mark = s.mark()
+    info = cluster.reboot_agent("a4")
+    assert info["state"] == "running" and info["id"] == old_id
+    lost = s.wait_ev("status", since=mark, task_id="rb-0")
+    assert lost["state"] == "TASK_LOST" and not lost["has_uuid"]
+    assert not os.path.exists(f"/proc/{pid}")
+    s.stop(failover=False)
