@@ -25,6 +25,7 @@ Line protocol on 9011: one JSON object per line each way.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import socket
 import sys
@@ -145,6 +146,22 @@ def send_line(conn, obj) -> None:
     conn.sendall(json.dumps(obj).encode() + b"\n")
 
 
+def notify_ready() -> None:
+    """Tell the service manager the daemon is ready (``Type=notify``): ``systemctl start`` returns only
+    then, so a started unit is really listening, as with the real daemons' init scripts."""
+    path = os.environ.get("NOTIFY_SOCKET")
+    if not path:
+        return
+    if path.startswith("@"):
+        path = "\0" + path[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(path)
+            sock.sendall(f"READY=1\nMAINPID={os.getpid()}".encode())
+    except OSError:
+        pass
+
+
 class Stopper:
     """Turns SIGTERM/SIGINT into an event the daemon's main loop waits on."""
 
@@ -251,6 +268,7 @@ def run_mdm(host: hostside.Host) -> int:
     from dcos_scaleio.sandbox.scaleio import sysview
     stopper = Stopper()
     service = MdmService(host.ip, sysview.open_system(host, "mdm")).start()
+    notify_ready()
     stopper.wait(None)
     service.stop()
     return 0
@@ -300,6 +318,7 @@ def run_sds(host: hostside.Host) -> int:
     port.open()
     system = sysview.open_system(host, "sds")
     published = None
+    ready = False
     while True:
         disks = host_disks(host)
         if disks != published:
@@ -308,6 +327,9 @@ def run_sds(host: hostside.Host) -> int:
                 published = disks
             except Exception:  # system busy: retry on the next round
                 pass
+        if not ready and published is not None:
+            notify_ready()
+            ready = True
         if stopper.wait(2.0 if published is not None else POLL):
             break
     port.close()
@@ -329,8 +351,16 @@ def run_scini(host: hostside.Host) -> int:
     sdcstate.mark_loaded(host, kernel)
     sdcstate.load_file_systems(host)
     links: dict[tuple, threading.Event] = {}
+    ready_by = time.monotonic() + 3.0   # ready once the configured systems are connected (or 3 s)
+    ready = False
     try:
         while True:
+            if not ready:
+                connected = sdcstate.links(host)
+                if time.monotonic() > ready_by or all(",".join(s) in connected
+                                                      for s in sdcstate.configured_systems(host)):
+                    notify_ready()
+                    ready = True
             wanted = {tuple(ips) for ips in sdcstate.configured_systems(host)}
             for ips in wanted - set(links):
                 stop = threading.Event()
@@ -386,6 +416,7 @@ def run_lia(host: hostside.Host) -> int:
     stopper = Stopper()
     port = Listener(host.ip, LIA_PORT, lambda conn: conn.recv(1))
     port.open()
+    notify_ready()
     stopper.wait(None)
     port.close()
     return 0
@@ -399,6 +430,18 @@ def run_gateway(host: hostside.Host) -> int:
     from dcos_scaleio.sandbox.scaleio import gateway
     log = host.path(GATEWAY_LOG)
     log.parent.mkdir(parents=True, exist_ok=True)
+    cfg = gateway.config_from_files(str(host.root))
+
+    def announce():  # ready when the HTTPS port accepts connections
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection((cfg["listen_ip"], cfg["port"]), timeout=1):
+                    notify_ready()
+                    return
+            except (OSError, TypeError):
+                time.sleep(0.05)
+    threading.Thread(target=announce, daemon=True).start()
     return gateway.main(["--root", str(host.root), "--log", str(log)])
 
 

@@ -65,14 +65,16 @@ def isolator_filename(mesos_version: str) -> str:
 
 
 def unit_text(description: str, exec_start: str, *, after=(), wants=(), before=(),
-              wanted_by="multi-user.target") -> str:
+              wanted_by="multi-user.target", type_: str = "notify") -> str:
+    """A unit file. The sandbox daemons report readiness (``Type=notify``), so ``systemctl start``
+    returns once they listen."""
     lines = ["[Unit]", f"Description={description}"]
     if wants:
         lines.append("Wants=" + " ".join(wants))
     lines.append("After=" + " ".join(("network.target",) + tuple(after)))
     if before:
         lines.append("Before=" + " ".join(before))
-    lines += ["", "[Service]", "Type=simple", f"ExecStart={exec_start}", "KillMode=process",
+    lines += ["", "[Service]", f"Type={type_}", f"ExecStart={exec_start}", "TimeoutStartSec=60", "KillMode=process",
               "Restart=on-failure", "RestartSec=2", "", "[Install]", f"WantedBy={wanted_by}", ""]
     return "\n".join(lines)
 

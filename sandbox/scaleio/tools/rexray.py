@@ -217,6 +217,8 @@ def start(host: hostside.Host, config_path: str, opts: dict) -> int:
     servers = [volplugin.serve(str(host.path(sock)), service.handlers()) for sock in cfg.sockets]
     host.write_text(PID_FILE, f"{os.getpid()}\n")
     print(f"rexray started: serving {', '.join(cfg.sockets)}", flush=True)
+    from dcos_scaleio.sandbox.scaleio.daemons import notify_ready
+    notify_ready()
     try:
         stop.wait()
     finally:
