@@ -14,5 +14,7 @@ bearer tokens, primary/secondary naming) is out of scope.
 
 This package's ``__init__`` stays light (no TLS/HTTP imports): host tools import it on every call.
 """
-from .errors import ScaleIOError  # noqa: F401
-from .system import System  # noqa: F401
+from .errors import ScaleIOError
+from .system import System
+
+__all__ = ["ScaleIOError", "System"]
