@@ -15,6 +15,9 @@ the ``-`` prefix), ``Environment=``, ``EnvironmentFile=[-]``, ``WorkingDirectory
 file keeps its old content until ``daemon-reload`` (with systemd's warning), as real systemd does.
 Not emulated: ``Restart=`` (nothing supervises services; a crashed service reports ``failed``),
 sockets, timers, cgroups (a unit's processes are its session).
+A service without a unit file but with an executable ``/etc/init.d/<name>`` gets a generated unit
+(Type=forking, RemainAfterExit=yes, ``<script> start|stop|reload``), as systemd-sysv-generator does;
+``enable`` of such a unit is not supported (real systemd delegates to update-rc.d/chkconfig).
 
 Sandbox extension: ``X-SandboxExecRestart=`` in ``[Service]`` runs instead of stop+start on restart
 (the Mesos agent unit uses it to call the emulator's restart endpoint).
@@ -34,6 +37,7 @@ import time
 from .families import load_json, write_json_atomic
 
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+SYSV_DIR = "/etc/init.d"
 STATE_DIR = "/run/sandbox/systemd"
 LOG_DIR = "/var/log/sandbox"
 LOADED = os.path.join(STATE_DIR, "loaded.json")
@@ -165,7 +169,7 @@ def load_unit(name: str, *, warn=None) -> Unit | None:
     daemon-reload warning), the file itself otherwise; None if no such unit exists."""
     path = find_unit_file(name)
     if path is None:
-        return None
+        return _sysv_unit(name)
     texts = [_file_text(path)] + [_file_text(p) for p in _dropins(name)]
     loaded = load_json(LOADED, {}) or {}
     snap = loaded.get(name)
@@ -182,6 +186,18 @@ def load_unit(name: str, *, warn=None) -> Unit | None:
     for t in texts:
         parse_unit_text(t, sections)
     return Unit(name, path, sections)
+
+
+def _sysv_unit(name: str) -> Unit | None:
+    """A unit generated for an executable /etc/init.d script (systemd-sysv-generator), e.g. scini."""
+    if not name.endswith(".service"):
+        return None
+    script = os.path.join(SYSV_DIR, name[:-len(".service")])
+    if not (os.path.isfile(script) and os.access(script, os.X_OK)):
+        return None
+    text = (f"[Unit]\nDescription=LSB: {name[:-8]}\nSourcePath={script}\n[Service]\nType=forking\n"
+            f"RemainAfterExit=yes\nExecStart={script} start\nExecStop={script} stop\nExecReload={script} reload\n")
+    return Unit(name, script, parse_unit_text(text))
 
 
 def all_unit_names() -> list[str]:

@@ -2,6 +2,7 @@
 import os
 import sys
 import textwrap
+import time
 
 import pytest
 
@@ -14,12 +15,12 @@ DAEMON = textwrap.dedent("""
     import os, socket, sys, time
     with open('/var/tmp/order.log', 'a') as f:
         f.write(sys.argv[1] + ' ' + os.environ.get('GREETING', '-') + '\\n')
+    if len(sys.argv) > 2:
+        sys.exit(int(sys.argv[2]))  # fails before becoming ready
     if os.environ.get('NOTIFY_SOCKET'):
         time.sleep(0.3)  # readiness takes a while: start must wait for it
         s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])
-    if len(sys.argv) > 2:
-        sys.exit(int(sys.argv[2]))
     while True:
         time.sleep(1)
 """)
@@ -43,7 +44,10 @@ def svc(ubuntu):
     root.write_text(f"{d}/mdm.service", unit(
         "ScaleIO MDM", f"{PY} /usr/local/bin/daemon.py mdm",
         service_extra="Type=notify\nEnvironment=GREETING=hello\nEnvironmentFile=-/etc/default/mdm"))
-    root.write_text(f"{d}/broken.service", unit("Broken", f"{PY} /usr/local/bin/daemon.py broken 3"))
+    # Type=notify makes the failure deterministic: start waits for READY=1 or the process's exit
+    # (a Type=simple service that dies is only caught if it dies within a short grace period).
+    root.write_text(f"{d}/broken.service", unit("Broken", f"{PY} /usr/local/bin/daemon.py broken 3",
+                                                service_extra="Type=notify"))
     root.write_text(f"{d}/needs-broken.service", unit(
         "Needs broken", f"{PY} /usr/local/bin/daemon.py nb", unit_extra="Requires=broken.service\nAfter=broken.service"))
     root.write_text(f"{d}/missing-binary.service", unit("Missing", "/opt/nothing/here"))
@@ -123,7 +127,11 @@ def test_unknown_unit(svc):
 
 def test_crashed_service_reports_failed(svc):
     svc.ok("systemctl", "start", "scini")
-    os.kill(main_pid(svc, "scini"), 9)
+    pid = main_pid(svc, "scini")
+    os.kill(pid, 9)
+    deadline = time.monotonic() + 10
+    while pid in svc.root.pids() and time.monotonic() < deadline:  # SIGKILL delivery is asynchronous
+        time.sleep(0.02)
     res = svc("systemctl", "is-active", "scini")
     assert (res.returncode, res.stdout) == (3, "failed\n")
     svc.ok("systemctl", "restart", "scini")
@@ -183,3 +191,12 @@ def test_reboot_forgets_runtime_state_and_boot_starts_enabled_units(svc):
     assert svc("systemctl", "is-active", "mdm").returncode == 3  # not enabled
     svc.ok("systemctl", "disable", "--now", "rexray")
     svc.ok("systemctl", "stop", "scini")
+
+
+def test_sysv_init_script_gets_a_generated_unit(svc):
+    svc.root.write_text("/etc/init.d/legacy", "#!/bin/sh\necho \"$1\" >> /var/tmp/legacy.log\n", mode=0o755)
+    svc.ok("systemctl", "start", "legacy")
+    assert svc.ok("systemctl", "is-active", "legacy").stdout == "active\n"
+    svc.ok("systemctl", "stop", "legacy")
+    assert svc.root.read_text("/var/tmp/legacy.log") == "start\nstop\n"
+    assert svc("systemctl", "is-active", "legacy").returncode == 3
