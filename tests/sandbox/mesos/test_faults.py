@@ -16,6 +16,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
     specs = [AgentSpec(name, attributes={"rack": "r1"}) for name in ("restart", "flags", "removed", "parted")]
+    specs.append(AgentSpec("dcos", flavour="dcos", attributes={"rack": "r2"}))
     c = make_cluster(tmp_path_factory, specs, masters=2)
     c.start()
     yield c
@@ -90,6 +91,21 @@ def test_agent_restart_with_changed_flags(cluster, schedulers):
     new = next(o for o in offer["offers"] if o["agent_id"] == info["id"])
     assert new["attributes"] == {"rack": "r1", "scaleio": "yes"} and new["executor_ids"] == []
     s.stop(failover=False)
+
+
+def test_dcos_agent_flags_come_from_var_lib_dcos(cluster):
+    agent = cluster.agent("dcos")
+    old_id = agent.agent_id
+    override = "/var/lib/dcos/mesos-slave-common"
+    assert "MESOS_ATTRIBUTES=rack:r2" in agent.root.read_text(override)
+    agent.root.write_text(override, "MESOS_ATTRIBUTES=rack:r2;scaleio:sds\n")
+    info = cluster.restart_agent("dcos")
+    assert info["state"] == "failed" and "attributes" in info["failure"]
+    os.unlink(os.path.join(agent.work_dir, "meta", "slaves", "latest"))
+    info = cluster.start_agent("dcos")
+    assert info["state"] == "running" and info["id"] != old_id
+    flags = json.loads(_get(agent.ip, 5051, "/flags"))["flags"]
+    assert flags["attributes"] == "rack:r2;scaleio:sds" and "docker/volume" in flags["isolation"]
 
 
 def test_agent_removal(cluster, schedulers):
