@@ -12,6 +12,7 @@ pytestmark = pytest.mark.sandbox
 WORKER = r"""
 import sys
 from dcos_scaleio.sandbox.scaleio import errors
+from dcos_scaleio.sandbox.scaleio.system import System
 state_dir, n, count = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 s = System.open(state_dir, actor=f"worker{n}", check_reachability=False)
 guid = "%08X-0000-4000-8000-%012X" % (n, n)
@@ -32,6 +33,7 @@ print("done", flush=True)
 
 CHURN = r"""
 import sys
+from dcos_scaleio.sandbox.scaleio.system import System
 s = System.open(sys.argv[1], actor="churn", check_reachability=False)
 prefix = sys.argv[2]
 guid = "CAFE0000-0000-4000-8000-000000000001"
