@@ -119,3 +119,12 @@ def test_new_agent_announced_on_operator_stream_and_offered(cluster, schedulers)
     s.wait_for(lambda e: e.get("ev") == "offers" and info["hostname"] in [o["hostname"] for o in e["offers"]],
                since=mark, what="offer for the new agent")
     s.stop(failover=False)
+
+
+def test_rescind_hook(cluster, schedulers):
+    s = schedulers(cluster.master_address, name="rescinded", mode="hold")
+    ev = s.wait_ev("offers")
+    oid = ev["offers"][0]["id"]
+    cluster.rescind_offers(oid)
+    s.wait_ev("rescinded", offer_id=oid)
+    s.stop(failover=False)

@@ -165,12 +165,28 @@ def test_framework_failover_keeps_executors(cluster, schedulers):
     assert wait_until(lambda: (fid, "fo-ex") not in agent.executors, timeout=15)
 
 
+def test_dropped_stream_resubscribes(cluster, schedulers):
+    s = start_running(cluster, schedulers, "drop", count=1, agent_index=0)
+    mark = s.mark()
+    assert cluster.drop_framework_stream(s.framework_id) == [s.framework_id]
+    s.wait_ev("disconnected", since=mark)
+    s.wait_ev("reregistered", since=mark)
+    s.send("reconcile", task_ids=["drop-0"])
+    assert s.wait_ev("status", since=mark, task_id="drop-0")["state"] == "TASK_RUNNING"
+    s.stop(failover=False)
+
+
 def test_failover_timeout_expiry_removes_framework(cluster, schedulers):
-    s = start_running(cluster, schedulers, "fto", count=1, agent_index=0, failover_timeout=1)
+    # 30 s of failover timeout at a 20x time scale: the whole cluster's clock runs fast.
+    s = start_running(cluster, schedulers, "fto", count=1, agent_index=0, failover_timeout=30)
     fid = s.framework_id
     agent = cluster.agent("a0")
-    s.kill()
-    assert wait_until(lambda: (fid, "fto-ex") not in agent.executors, timeout=15)
+    cluster.set_time_scale(20)
+    try:
+        s.kill()
+        assert wait_until(lambda: (fid, "fto-ex") not in agent.executors, timeout=15)
+    finally:
+        cluster.set_time_scale(1)
     assert fid in [f["id"] for f in cluster.master_state()["completed_frameworks"]]
     again = schedulers(cluster.master_address, name="fto", framework_id=fid)
     assert again.wait_ev("error")["message"] == "Framework has been removed"
