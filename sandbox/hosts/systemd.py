@@ -277,9 +277,19 @@ def session_pids(sid: int) -> list[int]:
     return found
 
 
+JOB_ENV = "SANDBOX_SYSTEMD_JOB"
+
+
 @contextlib.contextmanager
 def manager_lock():
-    """One systemctl transaction at a time per agent, as jobs are serialised by PID 1."""
+    """One systemctl transaction at a time per agent, as jobs are serialised by PID 1.
+
+    Commands the manager runs synchronously while holding the lock (ExecStartPre, oneshot/forking
+    ExecStart, ExecStop ...) carry ``SANDBOX_SYSTEMD_JOB=1``, so a ``systemctl`` they call does not
+    wait for the lock its own caller holds."""
+    if os.environ.get(JOB_ENV):
+        yield
+        return
     os.makedirs(STATE_DIR, exist_ok=True)
     fd = os.open(os.path.join(STATE_DIR, ".lock"), os.O_RDWR | os.O_CREAT, 0o600)
     try:
@@ -353,7 +363,7 @@ def _run_sync(unit: Unit, key: str, env: dict, timeout: float, extra_env=None) -
     for line in unit.getlist("Service", key):
         argv, ignore = _argv(line, env)
         try:
-            proc = _spawn(unit, argv, env, extra_env)
+            proc = _spawn(unit, argv, env, {**(extra_env or {}), JOB_ENV: "1"})
         except OSError:
             if ignore:
                 continue

@@ -200,3 +200,11 @@ def test_sysv_init_script_gets_a_generated_unit(svc):
     svc.ok("systemctl", "stop", "legacy")
     assert svc.root.read_text("/var/tmp/legacy.log") == "start\nstop\n"
     assert svc("systemctl", "is-active", "legacy").returncode == 3
+
+
+def test_exec_commands_may_call_systemctl(svc):
+    svc.root.write_text("/lib/systemd/system/chain.service", unit(
+        "Starts another unit from ExecStartPre", "/bin/true",
+        service_extra="Type=oneshot\nRemainAfterExit=yes\nExecStartPre=/usr/bin/systemctl start once"))
+    svc.ok("systemctl", "start", "chain", timeout=30)
+    assert svc("systemctl", "is-active", "chain", "once").stdout == "active\nactive\n"
