@@ -172,7 +172,8 @@ class RestApi:
                 return self._type_action(kind, rest[4], body)
         # /api/instances/System/queryMdmCluster
         if rest[:2] == ["instances", "System"] and rest[2:] == ["queryMdmCluster"] and method == "POST":
-            return restshapes.mdm_cluster(self.system.cluster())
+            cluster = self.system.cluster()
+            return restshapes.mdm_cluster(cluster, self._down(cluster))
         # /api/instances/{T}::{id}[/relationships/{R} | /action/{A}]
         if len(rest) >= 2 and rest[0] == "instances" and "::" in rest[1]:
             kind, _, oid = rest[1].partition("::")
@@ -234,6 +235,13 @@ class RestApi:
         return {"ProtectionDomain": s.protection_domain, "StoragePool": s.storage_pool, "Sds": s.sds,
                 "Device": s.device, "Sdc": s.sdc, "Volume": s.volume}[kind](id=oid)
 
+    def _down(self, cluster) -> frozenset:
+        """Ids of the MDMs whose service does not answer on 9011 (what the master sees as disconnected)."""
+        if not self.check_mdm:
+            return frozenset()
+        return frozenset(m.id for m in cluster.members
+                         if not any(probe.tcp_listening(ip, m.port, timeout=0.5) for ip in m.ips))
+
     def _system_or_404(self, oid):
         cluster = self.system.cluster()
         if not cluster.created or oid != cluster.system_id:
@@ -243,12 +251,13 @@ class RestApi:
     def _list(self, kind):
         if kind == "System":
             cluster = self.system.cluster()
-            return [restshapes.system(cluster)] if cluster.created else []
+            return [restshapes.system(cluster, self._down(cluster))] if cluster.created else []
         return [self._shape(kind, r) for r in self._all(kind)]
 
     def _get(self, kind, oid):
         if kind == "System":
-            return restshapes.system(self._system_or_404(oid))
+            cluster = self._system_or_404(oid)
+            return restshapes.system(cluster, self._down(cluster))
         return self._shape(kind, self._one(kind, oid))
 
     def _related(self, kind, oid, related):

@@ -24,43 +24,50 @@ def version_name(cluster: Cluster) -> str:
     return f"R{major}_{minor}." + ".".join(rest)
 
 
-def mdm(m: Mdm, cluster: Cluster) -> dict:
+def mdm(m: Mdm, cluster: Cluster, up: bool = True) -> dict:
     d = {"id": m.id, "name": m.name, "ips": list(m.ips), "port": m.port,
-         "role": "Manager" if m.role == "manager" else "TieBreaker", "status": "Normal",
+         "role": "Manager" if m.role == "manager" else "TieBreaker", "status": "Normal" if up else "Disconnected",
          "versionInfo": version_name(cluster), "opensslVersion": "N/A", "virtualInterfaces": []}
     if m.role == "manager":
         d["managementIPs"] = list(m.management_ips)
     return d
 
 
-def mdm_cluster(cluster: Cluster) -> dict:
+def mdm_cluster(cluster: Cluster, down: frozenset = frozenset()) -> dict:
+    """``down``: ids of members whose MDM service does not answer (the cluster is then degraded)."""
     active = cluster.active_members
+    good = [m for m in active if m.id not in down]
+    if cluster.mode == "1_node":
+        state = "NotClustered"
+    else:
+        state = "ClusteredNormal" if len(good) == len(active) else "ClusteredDegraded"
     return {
         "id": cluster.system_id, "name": cluster.system_name,
-        "clusterState": "ClusteredNormal" if cluster.mode != "1_node" else "NotClustered",
+        "clusterState": state,
         "clusterMode": MODE_NAMES.get(cluster.mode, "OneNode"),
-        "goodNodesNum": len(active), "goodReplicasNum": 1 + len(cluster.slaves),
-        "master": mdm(cluster.master, cluster) if cluster.master else None,
-        "slaves": [mdm(m, cluster) for m in cluster.slaves],
-        "tieBreakers": [mdm(m, cluster) for m in cluster.tie_breakers],
-        "standbyMDMs": [mdm(m, cluster) for m in cluster.standbys],
+        "goodNodesNum": len(good),
+        "goodReplicasNum": sum(1 for m in good if m.role == "manager"),
+        "master": mdm(cluster.master, cluster, cluster.master.id not in down) if cluster.master else None,
+        "slaves": [mdm(m, cluster, m.id not in down) for m in cluster.slaves],
+        "tieBreakers": [mdm(m, cluster, m.id not in down) for m in cluster.tie_breakers],
+        "standbyMDMs": [mdm(m, cluster, m.id not in down) for m in cluster.standbys],
     }
 
 
-def system(cluster: Cluster) -> dict:
+def system(cluster: Cluster, down: frozenset = frozenset()) -> dict:
     managers = [cluster.master] + list(cluster.slaves) if cluster.master else []
     return {
         "id": cluster.system_id, "name": cluster.system_name,
         "systemVersionName": f"EMC ScaleIO Version: {version_name(cluster)}",
         "installId": cluster.install_id, "mdmManagementPort": 6611,
-        "mdmClusterState": "ClusteredNormal" if cluster.mode != "1_node" else "NotClustered",
+        "mdmClusterState": mdm_cluster(cluster, down)["clusterState"],
         "mdmMode": "Cluster" if cluster.mode != "1_node" else "SingleNode",
         "restrictedSdcModeEnabled": cluster.restricted_sdc_mode,
         "primaryMdmActorIpList": list(cluster.master.ips) if cluster.master else [],
         "secondaryMdmActorIpList": [ip for m in cluster.slaves for ip in m.ips],
         "tiebreakerMdmIpList": [ip for m in cluster.tie_breakers for ip in m.ips],
         "mdmManagementIpList": [ip for m in managers for ip in m.management_ips],
-        "mdmCluster": mdm_cluster(cluster),
+        "mdmCluster": mdm_cluster(cluster, down),
         "links": _links("System", cluster.system_id,
                         ("Statistics", "ProtectionDomain", "Sdc", "User")),
     }

@@ -325,3 +325,26 @@ def test_parallel_clients_through_one_gateway(sio_gateway, sio_cluster3, sds_hos
     assert len(c.volume.get()) == 11
     assert s.count_events(op="add_volume", outcome="applied") == 11
     assert s.count_events(op="add_volume", outcome="refused") == 4
+
+
+
+def test_cluster_state_follows_the_mdm_services(sio_system, sio_state_dir, fresh_ip, listen):
+    s = sio_system
+    ips = [fresh_ip() for _ in range(3)]
+    services = {ip: listen(ip, 9011) for ip in ips}          # the three MDM services
+    listen(ips[0], 6611)
+    s.create_cluster(ips[0], master_name="mdm1")
+    s.add_standby_mdm(ips[1], name="mdm2")
+    s.add_standby_mdm(ips[2], role="tb", name="tb1")
+    s.switch_cluster_mode("3_node", add_slaves=["mdm2"], add_tbs=["tb1"])
+    s.set_password("admin", "admin", PASSWORD)
+    with GatewayServer(sio_state_dir, listen_ip=fresh_ip(), mdm_ips=ips[:1]) as gw:
+        c = client(gw)
+        cl = c.system.get_mdm_cluster_details()
+        assert (cl["clusterState"], cl["goodNodesNum"], cl["tieBreakers"][0]["status"]) == \
+            ("ClusteredNormal", 3, "Normal")
+        services[ips[2]].stop()                                # the tie-breaker's service dies
+        cl = c.system.get_mdm_cluster_details()
+        assert (cl["clusterState"], cl["goodNodesNum"], cl["tieBreakers"][0]["status"]) == \
+            ("ClusteredDegraded", 2, "Disconnected")
+        assert c.system.get()[0]["mdmClusterState"] == "ClusteredDegraded"
