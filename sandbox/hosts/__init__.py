@@ -31,8 +31,9 @@ def _mesos_unit(flavour: str) -> tuple[str, str]:
     """(in-agent path, text) of the Mesos agent unit for the flavour."""
     name = MESOS_UNITS[flavour]
     if flavour == "dcos":
-        env_files = ("EnvironmentFile=/opt/mesosphere/environment\n"
-                     "EnvironmentFile=/opt/mesosphere/etc/mesos-slave-common\n"
+        # All optional here: the Mesos emulator owns the flag files and writes them when it starts the agent.
+        env_files = ("EnvironmentFile=-/opt/mesosphere/environment\n"
+                     "EnvironmentFile=-/opt/mesosphere/etc/mesos-slave-common\n"
                      "EnvironmentFile=-/opt/mesosphere/etc/mesos-slave-common-extras\n"
                      "EnvironmentFile=-/var/lib/dcos/mesos-slave-common\n"
                      "EnvironmentFile=-/var/lib/dcos/mesos-resources\n"
@@ -50,23 +51,12 @@ def _mesos_unit(flavour: str) -> tuple[str, str]:
     return path, text
 
 
-def _mesos_files(flavour: str) -> dict[str, str]:
-    """The agent's flag/environment files a fresh install has (only written when absent)."""
-    if flavour == "dcos":
-        return {"/opt/mesosphere/environment": "PATH=/opt/mesosphere/bin:/usr/bin:/bin\n",
-                "/opt/mesosphere/etc/mesos-slave-common": "MESOS_WORK_DIR=/var/lib/mesos/slave\n"
-                                                         "MESOS_CONTAINERIZERS=docker,mesos\n"
-                                                         "MESOS_ISOLATION=cgroups/cpu,cgroups/mem,disk/du,"
-                                                         "filesystem/linux,docker/runtime,docker/volume\n",
-                "/var/lib/dcos/mesos-slave-common": ""}
-    return {"/etc/mesos/zk": "zk://127.0.0.1:2181/mesos\n", "/etc/mesos-slave/work_dir": "/var/lib/mesos\n",
-            "/etc/mesos-slave/containerizers": "docker,mesos\n",
-            "/etc/mesos-slave/isolation": "cgroups/cpu,cgroups/mem\n", "/etc/default/mesos-slave": ""}
-
-
 def provision(root, *, os_family: str = "ubuntu", kernel: str = DEFAULT_KERNEL, disks=(),
               flavour: str = "mesos", system_disk: bool = True) -> None:
     """Make ``root`` a fresh host of ``os_family`` with the generic tools, disks and Mesos agent unit.
+
+    Writes no Mesos flag files (/etc/mesos-slave/*, /opt/mesosphere/etc/*, /var/lib/dcos/*): the Mesos
+    emulator owns those and writes them when it first starts the agent.
 
     Works on a running or a stopped AgentRoot. Hides the machine's own unit files, package database
     and the other family's tools inside the agent. Re-provisioning resets the package database, the
@@ -111,9 +101,6 @@ def provision(root, *, os_family: str = "ubuntu", kernel: str = DEFAULT_KERNEL, 
     wants = root.path(f"/etc/systemd/system/multi-user.target.wants/{unit}")
     wants.parent.mkdir(parents=True, exist_ok=True)
     wants.symlink_to(path)
-    for fpath, content in _mesos_files(flavour).items():
-        if root.read_text(fpath) is None:
-            root.write_text(fpath, content)
 
 
 def boot(root, *, timeout: float = 120) -> list[str]:
