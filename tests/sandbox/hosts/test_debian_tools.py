@@ -172,3 +172,20 @@ def test_wrong_family_archive_is_not_a_debian_archive(ubuntu):
     assert res.returncode == 1 and "is not a Debian format archive" in res.stderr
     res = ubuntu("dpkg", "-i", "/nonexistent.deb")
     assert res.returncode == 1 and "cannot access archive" in res.stderr
+
+
+def test_package_fetched_from_the_mirror_inside_the_agent_then_installed(ubuntu, tmp_path):
+    from dcos_scaleio.sandbox.mirror import Mirror
+    build_package(tmp_path, "dvdcli", "0.2.1", "ubuntu", files={"/usr/bin/dvdcli": (b"#!/bin/sh\necho 0.2.1\n", 0o755)})
+    with Mirror(tmp_path) as mirror:
+        fetch = ("import hashlib, json, sys, urllib.request\n"
+                 "base = sys.argv[1]\n"
+                 "index = json.load(urllib.request.urlopen(base + '/index.json'))\n"
+                 "data = urllib.request.urlopen(base + '/dvdcli-0.2.1.deb').read()\n"
+                 "assert hashlib.sha256(data).hexdigest() == index['dvdcli-0.2.1.deb']['sha256']\n"
+                 "open('/var/tmp/dvdcli.deb', 'wb').write(data)\n")
+        ubuntu.ok("python3", "-c", fetch, mirror.url)
+        assert mirror.hits["dvdcli-0.2.1.deb"] == 1
+    ubuntu.ok("dpkg", "-i", "/var/tmp/dvdcli.deb")
+    assert ubuntu.ok("dvdcli").stdout == "0.2.1\n"
+    assert not os.path.exists("/usr/bin/dvdcli")
