@@ -220,9 +220,14 @@ class AgentRoot:
         return "/" + "/".join(done + [parts[-1]])
 
     def _overlay_readlink(self, agent_path: str) -> str | None:
-        """The target if ``agent_path`` is a symlink in the agent's view (upper wins over lower)."""
-        upper = self.upper / agent_path.lstrip("/")
-        for candidate in (upper, pathlib.Path(agent_path)):
+        """The target if ``agent_path`` (whose parents are already resolved) is a symlink in the agent's
+        view. While running, ask the agent's own mounts (this also covers its tmpfs and shared dirs);
+        while stopped, apply overlay rules by hand: upper wins over lower."""
+        if self.running:
+            candidates = [pathlib.Path(f"/proc/{self._holder.pid}/root") / agent_path.lstrip("/")]
+        else:
+            candidates = [self.upper / agent_path.lstrip("/"), pathlib.Path(agent_path)]
+        for candidate in candidates:
             try:
                 st = os.lstat(candidate)
             except (FileNotFoundError, NotADirectoryError):

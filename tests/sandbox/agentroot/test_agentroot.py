@@ -316,3 +316,15 @@ def test_guard_whole_agent_lifecycle_leaves_the_machine_unchanged(tmp_path):
     assert {p: sha(p) for p in existing} == shas
     assert fingerprint() == before
     assert not ubuntu.dir.exists() and not rhel.dir.exists()
+
+
+def test_path_never_follows_an_agent_symlink_out_to_the_machine(agent, tmp_path):
+    outside = tmp_path / "machine-file"
+    outside.write_text("machine\n")
+    # Absolute symlinks created inside the agent (overlay and tmpfs) name the agent's files, not ours.
+    res = agent.run(["sh", "-c", f"ln -sf {outside} /etc/evil-link && ln -sf {outside} /tmp/evil-link"])
+    assert res.returncode == 0, res.stderr
+    agent.write_text("/etc/evil-link", "via etc\n")
+    agent.write_text("/tmp/evil-link", "via tmp\n")
+    assert outside.read_text() == "machine\n"
+    assert agent.run(["cat", str(outside)]).stdout == "via tmp\n"  # both wrote the agent's own copy
