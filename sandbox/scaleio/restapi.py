@@ -25,6 +25,8 @@ import binascii
 import json
 import math
 import secrets
+import sys
+import traceback
 
 from . import probe, restshapes
 from .errors import InvalidParameter, NotFound, ScaleIOError, Unreachable
@@ -96,6 +98,10 @@ class RestApi:
             return err.status, err.body()
         except ScaleIOError as err:
             return err.http_status, err.gateway_body()
+        except Exception as exc:   # a bug or a busy database: answer like the gateway's servlet would
+            traceback.print_exc(file=sys.stderr)
+            return 500, {"message": f"Internal server error: {type(exc).__name__}", "httpStatusCode": 500,
+                         "errorCode": 0}
 
     # ------------------------------------------------------------------ auth
     @staticmethod

@@ -131,3 +131,13 @@ def plain_world(tmp_path_factory):
     for h in world.hosts:
         h.stop()
     world.system.close()
+
+
+@pytest.fixture
+def sio_existing_cluster(tmp_path, fresh_ip_prefix):
+    """A pre-built, running 3-node system with its gateway (``ExistingCluster``); ``.info()`` has the
+    gateway URL, CA path, admin password, MDM/SDS addresses."""
+    from dcos_scaleio.sandbox.scaleio.prebuilt import ExistingCluster
+    ec = ExistingCluster(tmp_path / "existing-cluster", ip_prefix=fresh_ip_prefix).start()
+    yield ec
+    ec.stop()

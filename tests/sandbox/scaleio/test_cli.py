@@ -137,22 +137,22 @@ def test_existing_cluster_api(tmp_path, ip_prefix, mode, members):
     assert not port_open(info["gateway_ip"], info["gateway_port"])
 
 
-def test_existing_cluster_mdms_accept_sdcs(tmp_path, ip_prefix):
+def test_existing_cluster_mdms_accept_sdcs(sio_existing_cluster):
     """Agents' SDCs connect to a pre-built system's MDMs (9011) as to MDMs in agents."""
-    with ExistingCluster(tmp_path / "ec", ip_prefix=ip_prefix) as ec:
-        assert port_open(ec.manager_ips[1], 6611) and not port_open(ec.tb_ips[0], 6611)
-        guid = System.new_guid()
-        with socket.create_connection((ec.manager_ips[0], 9011), timeout=10) as conn:
-            conn.sendall(json.dumps({"op": "sdc_hello", "guid": guid, "ip": f"{ip_prefix}.99"}).encode() + b"\n")
-            reply = json.loads(conn.makefile().readline())
-            assert reply == {"ok": True, "system_id": ec.info()["system_id"]}
-            assert ec.system.sdc(guid=guid).connected
-            sdcs = pfx_client(ec.info()).sdc.get()
-            assert [(x["sdcGuid"], x["mdmConnectionState"]) for x in sdcs] == [(guid, "Connected")]
-        end = time.monotonic() + 10       # the link dropped: the MDM marks the SDC disconnected
-        while ec.system.sdc(guid=guid).connected:
-            assert time.monotonic() < end
-            time.sleep(0.05)
+    ec = sio_existing_cluster
+    assert port_open(ec.manager_ips[1], 6611) and not port_open(ec.tb_ips[0], 6611)
+    guid = System.new_guid()
+    with socket.create_connection((ec.manager_ips[0], 9011), timeout=10) as conn:
+        conn.sendall(json.dumps({"op": "sdc_hello", "guid": guid, "ip": f"{ec.ip_prefix}.99"}).encode() + b"\n")
+        reply = json.loads(conn.makefile().readline())
+        assert reply == {"ok": True, "system_id": ec.info()["system_id"]}
+        assert ec.system.sdc(guid=guid).connected
+        sdcs = pfx_client(ec.info()).sdc.get()
+        assert [(x["sdcGuid"], x["mdmConnectionState"]) for x in sdcs] == [(guid, "Connected")]
+    end = time.monotonic() + 10       # the link dropped: the MDM marks the SDC disconnected
+    while ec.system.sdc(guid=guid).connected:
+        assert time.monotonic() < end
+        time.sleep(0.05)
 
 
 def test_gateway_main_reads_the_real_files(tmp_path, ip_prefix):
