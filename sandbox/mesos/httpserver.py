@@ -24,7 +24,7 @@ MAX_BODY = 64 * 1024 * 1024
 
 
 class Request:
-    def __init__(self, method, target, headers, body, peer):
+    def __init__(self, method, target, headers, body, peer, connection=None):
         self.method = method
         parts = urlsplit(target)
         self.path = parts.path or "/"
@@ -32,6 +32,7 @@ class Request:
         self.headers = headers          # lower-case names
         self.body = body
         self.peer = peer
+        self.connection = connection    # the StreamWriter, so a handler can later cut this connection
 
     def header(self, name, default=None):
         return self.headers.get(name.lower(), default)
@@ -166,6 +167,7 @@ class HttpServer:
                 request = await self._read_request(reader, peer)
                 if request is None:
                     return
+                request.connection = writer
                 try:
                     result = await self.handler(request)
                 except Exception:
@@ -215,6 +217,14 @@ class HttpServer:
             raise ValueError("bad content-length")
         body = await reader.readexactly(length) if length else b""
         return Request(method, target, headers, body, peer)
+
+    @staticmethod
+    def abort(connection):
+        """Reset one client connection (emulates the network dropping it)."""
+        try:
+            connection.transport.abort()
+        except Exception:
+            pass
 
     def _write_response(self, writer, response, close):
         headers = dict(response.headers)

@@ -11,7 +11,7 @@ import logging
 
 from . import resources as res
 from .allocator import Allocator
-from .httpserver import Response, Stream, json_response
+from .httpserver import HttpServer, Response, Stream, json_response
 from .model import AgentRecord, Framework, Offer, Task, ip_uint32, new_uuid
 from .protocol import (CallError, TERMINAL_STATES, check_accept, check_transport, check_uuid16, check_bytes,
                        idv, invalid, now, require_id, require_message, DEFAULT_VERSION)
@@ -126,6 +126,9 @@ class Master:
             if sid != fw.stream_id:
                 raise CallError(400, f"The stream ID '{sid}' included in this request didn't match the stream ID "
                                      f"currently associated with framework ID {fid}")
+            if request.connection is not None and request.connection not in fw.call_connections:
+                fw.call_connections = {c for c in fw.call_connections if not c.is_closing()}
+                fw.call_connections.add(request.connection)
             result = self._dispatch(fw, ctype, call)
             return result if result is not None else Response(202, b"")
         except CallError as exc:
@@ -303,10 +306,14 @@ class Master:
             self.remove_framework(fw)
 
     def disconnect_framework(self, fid, *, start_timer=True):
-        """Close the framework's subscription from the master's side (a dropped connection)."""
+        """The network drops the framework's connections: its subscription and its call connections
+        (a call in flight then fails with a socket error instead of a 403)."""
         fw = self.frameworks.get(fid)
         if fw is None or not fw.connected:
             return False
+        for conn in list(fw.call_connections):
+            HttpServer.abort(conn)
+        fw.call_connections.clear()
         stream = fw.stream
         if not start_timer:
             self._stream_closed(fw, stream, start_timer=False)

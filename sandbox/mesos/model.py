@@ -14,6 +14,7 @@ class Framework:
         self.info["id"] = idv(fid)
         self.stream = None              # the current httpserver.Stream, or None when disconnected
         self.stream_id = None
+        self.call_connections = set()   # connections its calls arrived on (cut when the network "drops")
         self.heartbeat = None           # asyncio task
         self.failover_timer = None
         self.tasks = {}                 # task_id -> Task

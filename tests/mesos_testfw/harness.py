@@ -114,7 +114,13 @@ class SchedulerProcess:
         return found
 
     def statuses(self, task_id):
-        return [e["state"] for e in self.of("status", task_id=task_id)]
+        """The task's states in arrival order, repeats collapsed (delivery is at least once: an update
+        whose ACK was slow is legitimately sent again)."""
+        states = []
+        for e in self.of("status", task_id=task_id):
+            if not states or states[-1] != e["state"]:
+                states.append(e["state"])
+        return states
 
     @property
     def framework_id(self):
