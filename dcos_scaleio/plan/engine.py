@@ -29,9 +29,14 @@ from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, CancelAction, DeclineOffe
                         RestartAgent, Revive, RunClusterAction, ScheduleWakeup, Suppress)
 from .events import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed, ClusterActionResult,
                      DeviceRequested, OfferSeen, OperatorCommand, TaskStatusUpdate, Tick)
-from .model import CLUSTER, HOST, Node, Phase, Plan, Step
+from .model import CLUSTER, HOST, Node, Phase, Plan, Step, element_id
 from .status import ACTIVE, Status, Strategy
 from .transitions import transition
+
+
+def phase_id(phase) -> str:
+    """A phase's stable id (also used by the renderer)."""
+    return element_id(f"{phase.plan.name}/{phase.name}")
 
 __all__ = ["Engine", "RequestRejected", "UnknownElement", "DEPLOY", "RECORD_VERSION"]
 
@@ -85,6 +90,7 @@ class Engine:
         self.now = 0.0
         self._timers: list = []
         self._timer_seq = 0
+        self._compact_at = 1024
         self._launch_seq = 0
         self._node_seq = 0
         self._attributed = 0
@@ -94,6 +100,7 @@ class Engine:
         self._out: list = []
         self._deferred_assign = False
         self._fresh: list[Step] = []
+        self._gw_cache = None
         if errors or options is None:
             self.plan.errors = [str(e) for e in errors] or ["options are missing"]
             return
@@ -525,6 +532,15 @@ class Engine:
         return [self.nodes[h].info.ip for s, h in self.mdm_slots.items() if not s.startswith("tiebreaker")]
 
     def _gateway_endpoint(self) -> str:
+        # Cached: asked for by every cluster action; depends only on options and the primary's IP.
+        primary = self.mdm_slots.get("primary")
+        ip = self.nodes[primary].info.ip if primary else None
+        cached = self._gw_cache
+        if cached is None or cached[0] != ip:
+            cached = self._gw_cache = (ip, self._compute_gateway_endpoint())
+        return cached[1]
+
+    def _compute_gateway_endpoint(self) -> str:
         o = self.options
         if not o.scaleio.provisioning:
             return o.scaleio.existing.gateway_endpoint.rstrip("/")
@@ -1004,7 +1020,6 @@ class Engine:
         """A phase by name or id; raises UnknownElement."""
         phase = plan.by_name.get(ref)
         if phase is None:
-            from .render import phase_id
             phase = next((ph for ph in plan.phases if phase_id(ph) == ref), None)
         if phase is None:
             raise UnknownElement(f"Phase {ref} not found in plan {plan.name}")
@@ -1015,24 +1030,36 @@ class Engine:
         """A step of ``phase`` by name, key or id; raises UnknownElement."""
         if phase is None:
             raise UnknownElement("a step needs its phase")
-        from .model import element_id
         for step in phase.steps:
-            if ref in (step.name, step.key) or element_id(step.key) == ref:
+            if ref == step.name or ref == step.key:
+                return step
+        for step in phase.steps:
+            if element_id(step.key) == ref:
                 return step
         raise UnknownElement(f"Step {ref} not found in phase {phase.name}")
 
     # ------------------------------------------------------------------ after every event
     def _push_timer(self, at: float, key: str):
         self._timer_seq += 1
-        heapq.heappush(self._timers, (at, self._timer_seq, key))
+        timers = self._timers
+        heapq.heappush(timers, (at, self._timer_seq, key))
+        # Entries go stale when a step completes before its deadline; they are dropped lazily at
+        # the top, but compact now and then so the heap stays proportional to the live timers.
+        if len(timers) > self._compact_at:
+            self._timers = [t for t in timers if self._timer_valid(t[0], t[2])]
+            heapq.heapify(self._timers)
+            self._compact_at = 2 * len(self._timers) + 1024
+
+    def _timer_valid(self, at: float, key: str) -> bool:
+        step = self.steps.get(key)
+        return step is not None and ((step.state is D and step.retry_at == at)
+                                     or (step.state in ACTIVE and step.deadline == at))
 
     def _drop_stale_timers(self):
         timers = self._timers
         while timers:
             at, _, key = timers[0]
-            step = self.steps.get(key)
-            if step is not None and ((step.state is D and step.retry_at == at)
-                                     or (step.state in ACTIVE and step.deadline == at)):
+            if self._timer_valid(at, key):
                 return
             heapq.heappop(timers)
 

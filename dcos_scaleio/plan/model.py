@@ -62,9 +62,11 @@ class Step:
                     "deadline", "task_id", "action_id", "interrupted", "stage")
 
     def state_record(self) -> dict:
-        rec = {f: getattr(self, f) for f in self.STATE_FIELDS}
-        rec["state"] = self.state.value
-        return rec
+        # Spelled out (not a comprehension over STATE_FIELDS): called for every change persisted.
+        return {"state": self.state.value, "attempts": self.attempts, "started": self.started,
+                "finished": self.finished, "message": self.message, "reason": self.reason,
+                "retry_at": self.retry_at, "deadline": self.deadline, "task_id": self.task_id,
+                "action_id": self.action_id, "interrupted": self.interrupted, "stage": self.stage}
 
     def load_state(self, rec: dict) -> None:
         for f in self.STATE_FIELDS:

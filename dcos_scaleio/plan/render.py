@@ -7,15 +7,12 @@ Plan: ``{"phases": [...], "strategy", "errors": [...], "status"}``; phase: ``{"i
 """
 from __future__ import annotations
 
+from .engine import phase_id
 from .model import CLUSTER, HOST, Phase, Step, element_id
 from .status import Status, aggregate, display_status
 
 __all__ = ["plan_json", "plan_status", "phase_status", "step_status", "step_message", "phase_id",
            "nodes_json", "node_json", "http_status"]
-
-
-def phase_id(phase: Phase) -> str:
-    return element_id(f"{phase.plan.name}/{phase.name}")
 
 
 def step_status(step: Step) -> Status:
