@@ -137,5 +137,5 @@ class SystemMachine(RuleBasedStateMachine):
 
 TestSystemModel = SystemMachine.TestCase
 # database=None: a failure must reproduce from its printed steps, not from a local example cache.
-TestSystemModel.settings = settings(max_examples=25, stateful_step_count=40, deadline=None, database=None,
+TestSystemModel.settings = settings(max_examples=20, stateful_step_count=40, deadline=None, database=None,
                                     suppress_health_check=[HealthCheck.too_slow])
