@@ -9,8 +9,9 @@ service), so a volume behaves the same whichever path the caller takes.
   ``protectionDomainID``/``protectionDomainName``, ``storagePoolID``/``storagePoolName``,
   ``thinOrThick``, ``guid``), and ``libstorage.integration.volume.operations.mount.preempt`` /
   ``.mount.rootPath`` / ``.create.default.size``.
-- Gateway: PyPowerFlex against ``scaleio.endpoint`` with the configured credentials. TLS is
-  verified against the sandbox CA (standing in for the host's trust store) unless ``insecure: true``.
+- Gateway: the goscaleio calls (:mod:`.gwclient`) against ``scaleio.endpoint`` with the configured
+  credentials, one login per process. TLS is verified against the sandbox CA (standing in for the
+  host's trust store) unless ``insecure: true``.
 - This host's SDC is found by its GUID (``drv_cfg --query_guid``, or ``scaleio.guid``).
 - A volume's contents live in the shared state dir (``<state>/hostside/volumes/<volume id>``), so they
   follow the volume from host to host. "Attaching" maps the volume to this SDC and rescans (the
@@ -21,7 +22,6 @@ service), so a volume behaves the same whichever path the caller takes.
 from __future__ import annotations
 
 import contextlib
-import logging
 import os
 import pathlib
 import subprocess
@@ -168,16 +168,15 @@ class Driver:
     @property
     def client(self):
         if self._client is None:
-            from PyPowerFlex import PowerFlexClient
-            url = urlparse(self.cfg.endpoint)
+            from dcos_scaleio.sandbox.scaleio.tools.gwclient import GatewayClient
             ca = os.path.join(self.host.state_dir, "tls", "ca.pem")
-            client = PowerFlexClient(gateway_address=url.hostname, gateway_port=url.port or 443,
-                                     username=self.cfg.user, password=self.cfg.password,
-                                     verify_certificate=not self.cfg.insecure,
-                                     certificate_path=None if self.cfg.insecure else ca,
-                                     timeout=60, log_level=logging.CRITICAL)
+            client = GatewayClient(self.cfg.endpoint, self.cfg.user, self.cfg.password,
+                                   verify=False if self.cfg.insecure else ca)
+            if self.cfg.insecure:
+                import urllib3
+                urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
             try:
-                client.initialize()
+                client.login()
             except Exception as exc:
                 raise RexrayError(f"error logging in to the ScaleIO gateway {self.cfg.endpoint}: "
                                   f"{_short(exc)}") from None
@@ -192,34 +191,35 @@ class Driver:
         except Exception as exc:
             raise RexrayError(f"{what}: {_short(exc)}") from None
 
+    def _list(self, kind: str, what: str) -> list[dict]:
+        return self._call(f"error listing {what}", self.client.instances, kind)
+
     def system_id(self) -> str:
         if self._system_id is None:
-            if self.cfg.system_id:
-                self._system_id = self.cfg.system_id
-            else:
-                found = self._call("error finding the ScaleIO system", self.client.system.get,
-                                   filter_fields={"name": self.cfg.system_name})
-                if not found:
-                    raise RexrayError(f"error finding the ScaleIO system: no system named {self.cfg.system_name}")
-                self._system_id = found[0]["id"]
+            systems = self._list("System", "systems")
+            wanted = [x for x in systems if (self.cfg.system_id and x.get("id") == self.cfg.system_id)
+                      or (not self.cfg.system_id and x.get("name") == self.cfg.system_name)]
+            if not wanted:
+                raise RexrayError("error finding the ScaleIO system: no system "
+                                  f"{self.cfg.system_id or 'named ' + str(self.cfg.system_name)}")
+            self._system_id = wanted[0]["id"]
         return self._system_id
 
     def pool_id(self, pool_name: str | None = None) -> str:
+        self.system_id()
         if self.cfg.pool_id and not pool_name:
             return self.cfg.pool_id
         name = pool_name or self.cfg.pool_name
         if not name:
             raise RexrayError("no storage pool configured (scaleio.storagePoolName)")
-        pools = self._call("error listing storage pools", self.client.storage_pool.get,
-                           filter_fields={"name": name})
         pd_id = self.cfg.pd_id
         if not pd_id and self.cfg.pd_name:
-            pds = self._call("error finding the protection domain", self.client.protection_domain.get,
-                             filter_fields={"name": self.cfg.pd_name})
+            pds = [p for p in self._list("ProtectionDomain", "protection domains") if p.get("name") == self.cfg.pd_name]
             if not pds:
                 raise RexrayError(f"no protection domain named {self.cfg.pd_name}")
             pd_id = pds[0]["id"]
-        pools = [p for p in pools if not pd_id or p.get("protectionDomainId") == pd_id]
+        pools = [p for p in self._list("StoragePool", "storage pools")
+                 if p.get("name") == name and (not pd_id or p.get("protectionDomainId") == pd_id)]
         if not pools:
             raise RexrayError(f"no storage pool named {name}")
         return pools[0]["id"]
@@ -228,17 +228,21 @@ class Driver:
         if not sdcstate.is_loaded(self.host):
             raise RexrayError("error getting the instance ID: the scini driver is not loaded")
         guid = (self.cfg.guid or sdcstate.guid(self.host)).upper()
-        found = self._call("error finding this host's SDC", self.client.sdc.get, filter_fields={"sdcGuid": guid})
+        found = [x for x in self._list("Sdc", "SDCs") if str(x.get("sdcGuid", "")).upper() == guid]
         if not found:
             raise RexrayError(f"error getting the instance ID: no SDC with GUID {guid} is known to the "
                               f"system (is the SDC connected to the MDM?)")
         return found[0]["id"]
 
     def _volumes(self) -> list[dict]:
-        return self._call("error listing volumes", self.client.volume.get)
+        self.system_id()
+        return self._list("Volume", "volumes")
 
     def _volume(self, name: str) -> dict | None:
         return next((v for v in self._volumes() if v.get("name") == name), None)
+
+    def _refresh(self, vol: dict) -> dict:
+        return self._call("error reading volume", self.client.instance, "Volume", vol["id"])
 
     # -- views --------------------------------------------------------------------------------
     def info(self, vol: dict, sdc_id: str | None) -> VolumeInfo:
@@ -281,8 +285,8 @@ class Driver:
             raise RexrayError(f"volume already exists: {name}")
         size = int(size_gb or self.cfg.default_size)
         kind = "ThinProvisioned" if (self.cfg.thin if thin is None else thin) else "ThickProvisioned"
-        created = self._call("error creating volume", self.client.volume.create, self.pool_id(pool_name), size,
-                             name=name, volume_type=kind)
+        created = self._call("error creating volume", self.client.create_volume, self.pool_id(pool_name), size,
+                             name, kind == "ThinProvisioned")
         return self.info(created, None)
 
     def attach(self, name: str, preempt: bool | None = None) -> tuple[dict, str]:
@@ -298,11 +302,11 @@ class Driver:
                 raise RexrayError(f"volume {name} is attached to another host (sdc {others[0]}); "
                                   "enable mount.preempt to take it over")
             for other in others:
-                self._call("error detaching volume from the other host", self.client.volume.remove_mapped_sdc,
-                           vol["id"], sdc_id=other)
+                self._call("error detaching volume from the other host", self.client.action, "Volume",
+                           vol["id"], "removeMappedSdc", {"sdcId": other})
         if sdc_id not in mapped:
-            self._call("error attaching volume", self.client.volume.add_mapped_sdc, vol["id"], sdc_id=sdc_id,
-                       allow_multiple_mappings=False)
+            self._call("error attaching volume", self.client.action, "Volume", vol["id"], "addMappedSdc",
+                       {"sdcId": sdc_id, "allowMultipleMappings": "FALSE"})
         self.rescan()
         return vol, sdc_id
 
@@ -320,7 +324,7 @@ class Driver:
         mountpoint = self.mountpoint(name)
         if not self.is_mounted(name):
             mount_bind(self.host, store, mountpoint)
-        return self.info(self._volume(name), sdc_id)
+        return self.info(self._refresh(vol), sdc_id)
 
     def unmount(self, name: str) -> VolumeInfo:
         vol = self._volume(name)
@@ -330,9 +334,10 @@ class Driver:
             unmount_bind(self.host, self.mountpoint(name))
         sdc_id = self.sdc_id()
         if sdc_id in [m.get("sdcId") for m in (vol.get("mappedSdcInfo") or [])]:
-            self._call("error detaching volume", self.client.volume.remove_mapped_sdc, vol["id"], sdc_id=sdc_id)
+            self._call("error detaching volume", self.client.action, "Volume", vol["id"], "removeMappedSdc",
+                       {"sdcId": sdc_id})
         self.rescan()
-        return self.info(self._volume(name), sdc_id)
+        return self.info(self._refresh(vol), sdc_id)
 
     def remove(self, name: str) -> VolumeInfo:
         vol = self._volume(name)
@@ -341,7 +346,8 @@ class Driver:
         if vol.get("mappedSdcInfo"):
             raise RexrayError(f"volume {name} is attached; unmount it first")
         info = self.info(vol, None)
-        self._call("error removing volume", self.client.volume.delete, vol["id"], "ONLY_ME")
+        self._call("error removing volume", self.client.action, "Volume", vol["id"], "removeVolume",
+                   {"removeMode": "ONLY_ME"})
         store = self.contents_dir(vol["id"], create=False)
         if store.exists():
             subprocess.run(["rm", "-rf", "--one-file-system", str(store)], check=False)
