@@ -75,19 +75,14 @@ class Store:
 
     def _init_db(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        old = os.umask(0o077)   # the db and its -wal/-shm siblings are created 0600
-        try:
-            with self.write() as c:
-                for stmt in filter(str.strip, SCHEMA.split(";")):
-                    c.execute(stmt)
-                c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
-                          (str(SCHEMA_VERSION),))
-        finally:
-            os.umask(old)
-        for suffix in ("", "-wal", "-shm"):
-            p = Path(str(self.path) + suffix)
-            if p.exists():
-                os.chmod(p, 0o600)
+        # Create the file 0600 ourselves (no process-wide umask games: other threads may be creating
+        # files); SQLite gives the -wal/-shm siblings the database file's permissions.
+        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        with self.write() as c:
+            for stmt in filter(str.strip, SCHEMA.split(";")):
+                c.execute(stmt)
+            c.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+                      (str(SCHEMA_VERSION),))
 
     def connection(self) -> sqlite3.Connection:
         """This thread's connection (opened on first use, and again after a fork)."""

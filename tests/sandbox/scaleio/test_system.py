@@ -94,7 +94,8 @@ def test_password_default_then_change_stored_hashed(cluster3):
     raw = s.db_path.read_bytes() + (s.db_path.parent / (s.db_path.name + "-wal")).read_bytes()
     assert b"Scaleio123" not in raw
     assert all("Scaleio123" not in str(e.args) for e in s.events())
-    assert stat.S_IMODE(os.stat(s.db_path).st_mode) == 0o600
+    for suffix in ("", "-wal", "-shm"):
+        assert stat.S_IMODE(os.stat(str(s.db_path) + suffix).st_mode) == 0o600
 
 
 def test_sessions_expire(cluster3):
