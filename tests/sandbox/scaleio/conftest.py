@@ -10,14 +10,16 @@ import pytest
 from dcos_scaleio.sandbox.scaleio.listeners import PortListener
 from dcos_scaleio.sandbox.scaleio.system import System
 
-# Each test process gets its own 127.<a>.<b>.x block so parallel runs never collide on ports.
+# Each test process gets its own second octet so parallel runs never collide on ports. The system/
+# gateway fixtures use 127.100-149.*; the host-side fixtures (plain_world) use 127.150-199.*.
 _ip_counter = itertools.count(1)
+_BASE = 100 + os.getpid() % 50
 
 
 @pytest.fixture
 def fresh_ip():
-    """A factory of loopback IPs unique within this test session (127.<100+pid%100>.x.y)."""
-    base = 100 + os.getpid() % 100
+    """A factory of loopback IPs unique within this test session (127.<100+pid%50>.x.y, x < 200)."""
+    base = _BASE
 
     def make() -> str:
         n = next(_ip_counter)
@@ -34,7 +36,7 @@ def fresh_ip_prefix():
     ``fresh_ip_prefix`` of this session hands out (third octets 200..249)."""
     n = next(_prefix_counter)
     assert n < 250, "too many address blocks in one session"
-    return f"127.{100 + os.getpid() % 100}.{n}"
+    return f"127.{_BASE}.{n}"
 
 
 @pytest.fixture
