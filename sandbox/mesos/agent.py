@@ -367,7 +367,9 @@ class Agent:
                                    "Executor is terminating", register=task)
             return
         self._register_tasks(ex, tasks, group)
-        if ex.stream is not None or ex.kind != "custom":
+        # Deliver now if the executor can take them; otherwise they wait in its queue (custom executors
+        # get them on SUBSCRIBE, built-in ones once their container is prepared).
+        if (ex.kind == "custom" and ex.stream is not None) or (ex.kind != "custom" and ex.state == "running"):
             self._deliver(ex)
 
     def _register_tasks(self, ex, tasks, group=False):

@@ -302,8 +302,21 @@ class MesosCluster:
             asyncio.ensure_future(self._restart_endpoint(old))
         return self.master_address
 
-    async def _restart_endpoint(self, ep):
-        await self.clock.sleep(self.master_restart_delay)
+    async def _restart_master(self, down_seconds):
+        ep = self.master.leader_endpoint
+        self.master.change_leader(self.master.leader)   # same endpoint, new master ID, no failover timers
+        await ep.server.stop()
+        await self._restart_endpoint(ep, down_seconds)
+        return self.master_address
+
+    def restart_master(self, down_seconds=0.5):
+        """The leading master process dies and comes back at the same address with a new master ID:
+        every socket is cut, offers are gone, frameworks must resubscribe (their tasks are kept, as
+        a real master relearns them from reregistering agents)."""
+        return self.call(self._restart_master(down_seconds))
+
+    async def _restart_endpoint(self, ep, delay=None):
+        await self.clock.sleep(self.master_restart_delay if delay is None else delay)
         for _ in range(50):
             try:
                 await ep.server.start()

@@ -13,6 +13,7 @@
 - ``POST {control_url}/agents/{name}/remove|partition|heal``
 - ``POST {control_url}/frameworks/drop``               body ``{"framework_id": id or null}``
 - ``POST {control_url}/master/leader``                 body ``{"to": index or null}``
+- ``POST {control_url}/master/restart``                body ``{"down_seconds": s}``
 - ``POST {control_url}/master/recovering``             body ``{"value": bool}``
 - ``POST {control_url}/master/rescind``                body ``{"offer_id": id or null}``
 - ``POST {control_url}/time_scale``                    body ``{"scale": float}``
@@ -81,6 +82,8 @@ class ControlApi:
                 if c.masters < 2:
                     return Response(409, "leader change needs masters >= 2")
                 return json_response({"leader": await c._leader(body.get("to"))})
+            if parts == ["master", "restart"]:
+                return json_response({"leader": await c._restart_master(float(body.get("down_seconds", 0.5)))})
             if parts == ["master", "recovering"]:
                 return json_response({"ok": await c._set("recovering", body.get("value", True))})
             if parts == ["master", "rescind"]:

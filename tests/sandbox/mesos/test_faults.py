@@ -216,3 +216,13 @@ def _alive(pid):
             return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
         return False
+
+
+def test_master_restart(cluster, schedulers):
+    s = run_on(cluster, schedulers, "parted", "mr")
+    mark = s.mark()
+    assert cluster.restart_master(0.5) == cluster.master_address
+    s.wait_ev("reregistered", since=mark, timeout=30)
+    s.send("reconcile", task_ids=["mr-0"])
+    assert s.wait_ev("status", since=mark, task_id="mr-0")["state"] == "TASK_RUNNING"
+    s.stop(failover=False)
