@@ -8,7 +8,7 @@ import json
 
 def encode(event: dict) -> bytes:
     """One RecordIO record for ``event`` (compact JSON; the length counts bytes, never 0)."""
-    data = json.dumps(event, separators=(",", ":")).encode("utf-8")
+    data = json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
     return str(len(data)).encode("ascii") + b"\n" + data
 
 
