@@ -14,7 +14,8 @@
   500 with the MDM's status text and code, malformed requests 400, unknown URLs 404, auth 401.
 - Faults, armed in the system (``System.set_fault``) so any process can inject them:
   ``gateway_5xx``: params ``status`` (default 500), ``message``, ``path`` (substring of the request
-  path; default every path); fires before auth. ``gateway_token_expired``: the token presented is
+  path; default every path), ``when``: ``"before"`` (default: fires before auth, nothing happens) or
+  ``"after"`` (the request takes effect, then the answer is the error: a lost response). ``gateway_token_expired``: the token presented is
   treated as expired (the session ends, 401), as the real gateway's idle/absolute token timeouts do.
   ``System.expire_sessions("gateway")`` expires every token at once.
 """
@@ -88,12 +89,16 @@ class RestApi:
 
     # ------------------------------------------------------------------ entry point
     def handle(self, method: str, path: str, authorization: str | None, body: bytes) -> tuple[int, object]:
-        try:
-            fault = self.system.take_fault(FAULT_5XX, applies=lambda p: p.get("path", "") in path)
+        def fault_at(when):
+            fault = self.system.take_fault(FAULT_5XX, applies=lambda p: p.get("path", "") in path
+                                           and p.get("when", "before") == when)
             if fault is not None:
-                status = int(fault.get("status", 500))
-                raise HttpError(status, fault.get("message", "Internal Server Error"))
-            return 200, self._route(method, path.split("?", 1)[0].rstrip("/"), authorization, body)
+                raise HttpError(int(fault.get("status", 500)), fault.get("message", "Internal Server Error"))
+        try:
+            fault_at("before")
+            result = self._route(method, path.split("?", 1)[0].rstrip("/"), authorization, body)
+            fault_at("after")   # the request took effect, but its answer is lost
+            return 200, result
         except HttpError as err:
             return err.status, err.body()
         except ScaleIOError as err:

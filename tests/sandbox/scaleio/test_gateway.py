@@ -234,11 +234,21 @@ def test_injected_5xx(sio_gateway, sio_cluster3):
     r = api(gw, "GET", "/types/Volume/instances", tok)
     assert r.status_code == 503 and r.json()["httpStatusCode"] == 503
     assert api(gw, "GET", "/types/Volume/instances", tok).status_code == 200  # fired once
+    # A lost response: the create took effect, the client saw a 502; its retry is refused as a duplicate.
+    s.set_fault("gateway_5xx", count=1, status=502, path="/types/ProtectionDomain/instances", when="after")
+    r = api(gw, "POST", "/types/ProtectionDomain/instances", tok, json={"name": "pd-x"})
+    assert r.status_code == 502
+    assert [p.name for p in s.protection_domains()] == ["pd-x"]
+    r = api(gw, "POST", "/types/ProtectionDomain/instances", tok, json={"name": "pd-x"})
+    assert r.status_code == 500 and "already exists" in r.json()["message"]
+    assert s.count_events(op="add_protection_domain", outcome="applied") == 1
+    assert s.count_events(op="add_protection_domain", outcome="refused") == 1
     s.set_fault("gateway_5xx", status=500)
     with pytest.raises(Exception):
         client(gw)
     s.clear_fault("gateway_5xx")
     assert client(gw).volume.get() == []
+    assert [p["name"] for p in client(gw).protection_domain.get()] == ["pd-x"]
 
 
 def test_gateway_works_only_with_reachable_configured_mdms(sio_cluster3, sio_state_dir, fresh_ip, listen):
