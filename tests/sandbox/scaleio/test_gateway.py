@@ -358,3 +358,22 @@ def test_cluster_state_follows_the_mdm_services(sio_system, sio_state_dir, fresh
         assert (cl["clusterState"], cl["goodNodesNum"], cl["tieBreakers"][0]["status"]) == \
             ("ClusteredDegraded", 2, "Disconnected")
         assert c.system.get()[0]["mdmClusterState"] == "ClusteredDegraded"
+
+
+def test_rename_system_and_query_ids_by_name(sio_gateway, sio_cluster3):
+    """The calls goscaleio-based clients (REX-Ray, CSI drivers) make besides PyPowerFlex's."""
+    s, _ = sio_cluster3
+    gw = sio_gateway
+    tok = token(gw)
+    sid = s.cluster().system_id
+    r = api(gw, "POST", f"/instances/System::{sid}/action/setSystemName", tok, json={"newName": "prod"})
+    assert r.status_code == 200 and s.cluster().system_name == "prod"
+    r = api(gw, "POST", "/types/System/instances/action/queryIdByKey", tok, json={"name": "prod"})
+    assert r.json() == sid
+    pd = s.add_protection_domain("pd1")
+    r = api(gw, "POST", "/types/ProtectionDomain/instances/action/queryIdByKey", tok, json={"name": "pd1"})
+    assert r.json() == pd.id
+    r = api(gw, "POST", "/types/ProtectionDomain/instances/action/queryIdByKey", tok, json={"name": "nope"})
+    assert r.status_code == 500 and r.json()["errorCode"] == 3
+    r = api(gw, "GET", f"/instances/System::{sid}/relationships/ProtectionDomain", tok)
+    assert [p["name"] for p in r.json()] == ["pd1"]
