@@ -13,12 +13,12 @@ from .dispatch import ACTIONS, ActionOutcome, run_action
 from .errors import (ActionRefused, ClusterError, GatewayAuthError, GatewayConfigError, GatewayRefused,
                      GatewayTLSError, GatewayUnavailable, InvalidParameters, OperationPending, PermanentError,
                      RetryableError, SessionExpired)
-from .gateway import Gateway, GatewayConfig, parse_endpoint
+from .gateway import Gateway, GatewayConfig, config_from_options, parse_endpoint
 from .specs import ActionResult, DeviceSpec, OwnedObject, ProtectionDomainSpec, SdsSpec, StoragePoolSpec, VolumeScope
 from .summary import cluster_summary
 
 __all__ = [
-    "Gateway", "GatewayConfig", "parse_endpoint",
+    "Gateway", "GatewayConfig", "config_from_options", "parse_endpoint",
     "ActionResult", "ProtectionDomainSpec", "StoragePoolSpec", "SdsSpec", "DeviceSpec", "OwnedObject", "VolumeScope",
     "gateway_reachable", "ensure_protection_domain", "ensure_storage_pool", "register_sds", "add_device",
     "remove_device", "remove_sds", "remove_storage_pool", "remove_protection_domain", "check_no_volumes",

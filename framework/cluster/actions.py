@@ -47,15 +47,6 @@ def _require_pd(gw: Gateway, name: str) -> dict:
     return found[0]
 
 
-def _require_pool(gw: Gateway, pd: dict, name: str) -> dict:
-    found = gw.call(f"list StoragePool of {pd['name']}",
-                    lambda c: c.protection_domain.get_storage_pools(pd["id"], filter_fields={"name": name}))
-    if not found:
-        raise ActionRefused(f"storage pool {name!r} does not exist in protection domain {pd['name']!r}",
-                            operation=f"find storage pool {pd['name']}/{name}")
-    return found[0]
-
-
 def _ips(sds: dict) -> list[str]:
     return [i.get("ip") for i in sds.get("ipList") or []]
 
@@ -190,7 +181,13 @@ def add_device(gw: Gateway, spec: DeviceSpec) -> ActionResult:
     if not found:
         raise ActionRefused(f"SDS {spec.sds_name!r} is not registered", operation=f"add device {label}")
     sds = found[0]
-    pool = _require_pool(gw, _require_pd(gw, spec.protection_domain), spec.storage_pool)
+    # The sds-register step put the SDS in spec.protection_domain (or refused); its devices can only
+    # go to pools of its own domain, so the pool is looked up there (one request instead of two).
+    pools = _list(gw, "StoragePool", name=spec.storage_pool, protectionDomainId=sds.get("protectionDomainId"))
+    if not pools:
+        raise ActionRefused(f"storage pool {spec.storage_pool!r} does not exist in the protection domain of SDS "
+                            f"{spec.sds_name} (id {sds.get('protectionDomainId')})", operation=f"add device {label}")
+    pool = pools[0]
 
     def on_sds() -> dict | None:
         devs = gw.call(f"list devices of SDS {spec.sds_name}", lambda c: c.sds.get_devices(sds["id"]))
@@ -205,10 +202,11 @@ def add_device(gw: Gateway, spec: DeviceSpec) -> ActionResult:
                                 f"(id {dev.get('storagePoolId')})", operation=op)
         return ActionResult("device", False, f"device {label} is in pool {spec.storage_pool} (id {dev['id']})",
                             {**_device_facts(dev), "created": False})
-    gw.call(op, lambda c: c.device.create(spec.path, sds["id"], storage_pool_id=pool["id"]))
-    dev = on_sds()   # verify from the SDS's own device list, not from the create answer
-    if dev is None or dev.get("storagePoolId") != pool["id"]:
-        raise ActionRefused(f"the gateway accepted {spec.path} but the SDS does not list it in the pool", operation=op)
+    # PyPowerFlex reads the new device back by ID (GET /api/instances/Device::<id>): verify that answer.
+    dev = gw.call(op, lambda c: c.device.create(spec.path, sds["id"], storage_pool_id=pool["id"]))
+    if (dev.get("sdsId"), dev.get("storagePoolId")) != (sds["id"], pool["id"]) or \
+            spec.path not in (dev.get("deviceCurrentPathName"), dev.get("deviceOriginalPathName")):
+        raise ActionRefused(f"the gateway accepted {spec.path} but reads back another device", operation=op)
     return ActionResult("device", True, f"added device {label} to pool {spec.storage_pool} (id {dev['id']})",
                         {**_device_facts(dev), "created": True})
 

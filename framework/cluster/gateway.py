@@ -38,13 +38,14 @@ from dcos_scaleio.options.model import Secret
 from .errors import (ClusterError, GatewayAuthError, GatewayConfigError, GatewayRefused, GatewayTLSError,
                      GatewayUnavailable, Redactor, SessionExpired)
 
-__all__ = ["GatewayConfig", "Gateway", "parse_endpoint", "MIN_API_VERSION"]
+__all__ = ["GatewayConfig", "Gateway", "parse_endpoint", "config_from_options", "MIN_API_VERSION", "CA_FILE_NAME"]
 
 LOG = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MIN_API_VERSION = "3.0"   # PyPowerFlex refuses older gateways (2.x needs another client)
 DEFAULT_PORT = 443
+CA_FILE_NAME = "gateway-ca.pem"
 # MDM refusals (HTTP 500 with an errorCode) that describe a passing condition, not a wrong request.
 _TRANSIENT_MDM_TEXT = ("could not connect", "not connected", "unbalanced", "try again", "timed out",
                        "timeout", "busy", "temporarily", "not reachable", "unreachable")
@@ -96,6 +97,36 @@ class GatewayConfig:
     @property
     def address(self) -> tuple[str, int]:
         return parse_endpoint(self.endpoint)
+
+
+def config_from_options(options, endpoint: str, *, ca_dir=None, timeout_s: float = 30.0) -> GatewayConfig:
+    """The GatewayConfig the scheduler uses for ``endpoint`` (a cluster step's ``gateway_endpoint``).
+
+    Reads only ``options.scaleio``: the admin password, ``gateway.tls_verify`` and the CA, which is
+    ``gateway.ca_file`` or, for ``gateway.ca_pem``, a file ``ca_dir/gateway-ca.pem`` written with mode
+    0600 (rewritten only when its content changes).
+    """
+    sio = options.scaleio
+    ca_path = sio.gateway.ca_file or None
+    if not ca_path and sio.gateway.ca_pem:
+        if ca_dir is None:
+            raise GatewayConfigError("scaleio.gateway.ca_pem is set: a directory for the CA file is needed")
+        path = os.path.join(os.fspath(ca_dir), CA_FILE_NAME)
+        data = sio.gateway.ca_pem.encode()
+        try:
+            with open(path, "rb") as f:
+                same = f.read() == data
+        except FileNotFoundError:
+            same = False
+        if not same:
+            tmp = path + ".tmp"
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.replace(tmp, path)
+        ca_path = path
+    return GatewayConfig(endpoint, password=sio.admin_password, tls_verify=sio.gateway.tls_verify,
+                         ca_path=ca_path, timeout_s=timeout_s)
 
 
 class Gateway:

@@ -29,7 +29,7 @@ def fresh_ip() -> str:
 class World:
     """One ScaleIO system (3-node MDM cluster, admin password set) with its gateway."""
 
-    def __init__(self, state_dir):
+    def __init__(self, state_dir, tls_dir=None):
         self.listeners: list[PortListener] = []
         self.mdm_ips = [fresh_ip() for _ in range(3)]
         for ip in self.mdm_ips:
@@ -44,7 +44,8 @@ class World:
         s.rename_system("sio-test")
         s.set_password("admin", "admin", PASSWORD)
         self.state_dir = state_dir
-        self.server = GatewayServer(state_dir, listen_ip=fresh_ip(), mdm_ips=self.mdm_ips[:2]).start()
+        self.server = GatewayServer(state_dir, listen_ip=fresh_ip(), mdm_ips=self.mdm_ips[:2],
+                                    tls_dir=tls_dir).start()
         self.gateway_actor = f"gateway@{self.server.listen_ip}"
 
     def listen(self, ip: str, port: int) -> PortListener:
@@ -83,11 +84,17 @@ class World:
         self.system.close()
 
 
+@pytest.fixture(scope="session")
+def shared_tls_dir(tmp_path_factory):
+    """One sandbox CA for the whole folder (each gateway still gets its own certificate)."""
+    return tmp_path_factory.mktemp("cluster-tls")
+
+
 @pytest.fixture
-def world(tmp_path):
+def world(tmp_path, shared_tls_dir):
     d = tmp_path / "scaleio"
     d.mkdir(mode=0o700)
-    w = World(d)
+    w = World(d, shared_tls_dir)
     yield w
     w.close()
 
