@@ -468,7 +468,14 @@ class Master:
             return
         for oid in oids:
             self.discard_offer(oid)
-        agent = self.agents[offers[0].agent_id]
+        agent = self.agents.get(offers[0].agent_id)
+        if agent is None or agent.state != "active":
+            # The agent went away after the offer was made (its offers are being rescinded).
+            state = "TASK_DROPPED" if fw.partition_aware else "TASK_LOST"
+            for task in self._launch_tasks_of(operations):
+                self._send_update(fw, self._status(fw, task["task_id"]["value"], state, "REASON_AGENT_DISCONNECTED",
+                                                   "Agent is not connected", agent_id=offers[0].agent_id))
+            return
         role = offers[0].role
         available = {}
         for offer in offers:

@@ -263,3 +263,16 @@ def test_agent_reboot_loses_executors_but_keeps_agent_id(cluster, schedulers):
     assert lost["state"] == "TASK_LOST" and not lost["has_uuid"]
     assert not os.path.exists(f"/proc/{pid}")
     s.stop(failover=False)
+
+
+def test_executor_registration_timeout(cluster, schedulers):
+    info = cluster.add_agent(AgentSpec("regto", flags={"executor_registration_timeout": "1secs"}))
+    s = schedulers(cluster.master_address, name="regto")
+    s.wait_ev("registered")
+    silent = {"executor_id": {"value": "silent"}, "command": {"value": "exec sleep 60"}}
+    s.send("launch", tasks=[{"task_id": "never", "agent": info["hostname"], "executor": silent}])
+    ev = s.wait_ev("status", task_id="never", state="TASK_FAILED", timeout=30)
+    assert ev["reason"] == "REASON_EXECUTOR_REGISTRATION_TIMEOUT" and ev["source"] == "SOURCE_AGENT"
+    lost = s.wait_ev("executor_lost", executor_id="silent")
+    assert lost["status"] == 9        # SIGKILLed by the agent
+    s.stop(failover=False)
