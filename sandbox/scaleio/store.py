@@ -78,6 +78,12 @@ class Store:
         # Create the file 0600 ourselves (no process-wide umask games: other threads may be creating
         # files); SQLite gives the -wal/-shm siblings the database file's permissions.
         os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        # Opening an existing system must not take the write lock (every scli call opens it).
+        with self.read() as c:
+            if c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():
+                row = c.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+                if row is not None and row[0] == str(SCHEMA_VERSION):
+                    return
         with self.write() as c:
             for stmt in filter(str.strip, SCHEMA.split(";")):
                 c.execute(stmt)
