@@ -27,6 +27,7 @@ from kazoo.exceptions import (
     NoAuthError,
     NoNodeError,
     NotEmptyError,
+    OperationTimeoutError,
     RolledBackError,
 )
 from kazoo.handlers.threading import KazooTimeoutError
@@ -60,6 +61,7 @@ class ZooKeeperStore(StateStore):
         self._lock_root = self._root + "/lock"
         self._lock = None
         self._fence_path = None
+        self._call_timeout = operation_timeout
         retry = dict(max_tries=-1, delay=0.05, backoff=2, max_delay=1.0, deadline=operation_timeout)
         self._retry = KazooRetry(**retry)
         kwargs = {}
@@ -86,6 +88,19 @@ class ZooKeeperStore(StateStore):
     # -- plumbing -----------------------------------------------------------------------------
     def _path(self, key):
         return f"{self._data_root}/{key}" if key else self._data_root
+
+    def _call(self, method, *args, **kwargs):
+        """One request through kazoo's ``<method>_async`` with a bounded wait: kazoo queues requests
+        while it reconnects and would otherwise wait forever. A timeout counts as a retryable
+        OperationTimeoutError for :meth:`_run`."""
+        pending = getattr(self._client, method + "_async")(*args, **kwargs)
+        return self._wait(pending)
+
+    def _wait(self, pending):
+        try:
+            return pending.get(timeout=self._call_timeout)
+        except KazooTimeoutError:
+            raise OperationTimeoutError() from None
 
     def _run(self, func, *args):
         """Run ``func`` with the bounded retry and map kazoo's errors onto the store's."""
@@ -119,7 +134,7 @@ class ZooKeeperStore(StateStore):
 
         def read():
             try:
-                data, stat = self._client.get(self._path(key))
+                data, stat = self._call("get", self._path(key))
             except NoNodeError:
                 return None
             return Versioned(data, stat.version) if data else None
@@ -131,7 +146,7 @@ class ZooKeeperStore(StateStore):
 
         def read():
             try:
-                return sorted(self._client.get_children(self._path(prefix)))
+                return sorted(self._call("get_children", self._path(prefix)))
             except NoNodeError:
                 return []
 
@@ -150,7 +165,7 @@ class ZooKeeperStore(StateStore):
             kids = [(k, self._client.get_children_async(self._path(k))) for k in level]
             for key, pending in data:
                 try:
-                    value, stat = pending.get()
+                    value, stat = self._wait(pending)
                 except NoNodeError:
                     continue
                 if value:
@@ -158,7 +173,7 @@ class ZooKeeperStore(StateStore):
             level = []
             for key, pending in kids:
                 try:
-                    names = pending.get()
+                    names = self._wait(pending)
                 except NoNodeError:
                     continue
                 level += [f"{key}/{n}" if key else n for n in names]
@@ -176,7 +191,7 @@ class ZooKeeperStore(StateStore):
                     return done
             tx, results = self._plan(ops)
             sent = True
-            outcome = tx.commit()
+            outcome = self._wait(tx.commit_async())
             failed = [i for i, r in enumerate(outcome) if isinstance(r, Exception) and not isinstance(r, RolledBackError)]
             if not failed:
                 return results
@@ -199,7 +214,7 @@ class ZooKeeperStore(StateStore):
             raise LockNotHeld(f"writing to {self.location} needs the single-scheduler lock (acquire_lock first)")
         tx = self._client.transaction()
         tx.check(fence, 0)
-        view = _View(self._client, self._data_root)
+        view = _View(lambda path: self._call("exists", path), self._data_root)
         results = []
         for op in ops:
             path = self._path(op.key)
@@ -255,7 +270,7 @@ class ZooKeeperStore(StateStore):
         results = []
         for op in ops:
             try:
-                data, stat = self._client.get(self._path(op.key))
+                data, stat = self._call("get", self._path(op.key))
             except NoNodeError:
                 data, stat = b"", None
             if isinstance(op, Put):
@@ -299,14 +314,18 @@ class ZooKeeperStore(StateStore):
         return None
 
     def _release(self):
-        lock, self._lock, self._fence_path = self._lock, None, None
-        if lock is None:
+        fence, self._lock, self._fence_path = self._fence_path, None, None
+        if fence is None:
             return
+        # One bounded attempt (the recipe's release() may wait forever while disconnected, and
+        # close() must not hang): if it fails, the ephemeral node still goes with the session.
         try:
-            lock.release()
-        except KazooException:
-            # The node is ephemeral: it goes with the session when the client stops.
-            log.warning("could not release the lock of %s cleanly", self.location)
+            if self._client.connected:
+                self._call("delete", fence)
+                return
+        except (KazooException, KazooTimeoutError):
+            pass
+        log.warning("could not release the lock of %s now; it goes when the session ends", self.location)
 
     def lock_holder(self):
         if self.lock_held:
@@ -314,10 +333,13 @@ class ZooKeeperStore(StateStore):
 
         def read():
             try:
-                holders = self._client.Lock(self._lock_root).contenders()
+                # kazoo lock nodes are "<uuid>__lock__<sequence>"; the lowest sequence holds it.
+                nodes = sorted(self._call("get_children", self._lock_root), key=lambda n: n.rsplit("__", 1)[-1])
+                for node in nodes:
+                    return self._call("get", f"{self._lock_root}/{node}")[0].decode(errors="replace")
             except NoNodeError:
-                return None
-            return holders[0] if holders else None
+                pass  # no lock folder, or the holder went away meanwhile
+            return None
 
         return self._run(read)
 
@@ -330,21 +352,23 @@ class ZooKeeperStore(StateStore):
             self._fence_path = None
             self._lock = None
 
-            def remove():
-                try:
-                    self._client.delete(self._root, recursive=True)
-                except NoNodeError:
-                    pass
-                except NotEmptyError as exc:  # a contender's node appeared meanwhile: walk again
-                    raise _Retryable() from exc
-
             for _ in range(_MAX_RACES):
                 try:
-                    self._run(remove)
+                    self._run(self._delete_tree, self._root)
                     break
-                except _Retryable:
+                except _Retryable:  # a node appeared meanwhile (a contender's lock node): walk again
                     continue
             self.close()
+
+    def _delete_tree(self, path):
+        try:
+            for child in self._call("get_children", path):
+                self._delete_tree(f"{path}/{child}")
+            self._call("delete", path)
+        except NoNodeError:
+            pass
+        except NotEmptyError:
+            raise _Retryable() from None
 
     def close(self):
         with self._state_lock:
@@ -382,14 +406,14 @@ class _View:
     """The tree as a planned ``multi`` will leave it: znode states read lazily, then updated with
     each planned create/set/delete so later operations of the same transaction see earlier ones."""
 
-    def __init__(self, client, data_root):
-        self._client = client
+    def __init__(self, exists, data_root):
+        self._exists = exists
         self._data_root = data_root
         self._nodes = {}
 
     def node(self, path):
         if path not in self._nodes:
-            stat = self._client.exists(path)
+            stat = self._exists(path)
             self._nodes[path] = None if stat is None else _Node(stat.dataLength > 0, stat.version, stat.numChildren)
         return self._nodes[path]
 

@@ -112,6 +112,15 @@ class Worker:
             if line.startswith(prefix):
                 return line
 
+    def expect_all(self, lines, timeout=30.0):
+        """Wait until every line of ``lines`` was printed, in any order; return True."""
+        missing = set(lines)
+        deadline = time.monotonic() + timeout
+        while missing:
+            line = self.expect("", timeout=max(0.0, deadline - time.monotonic()))
+            missing.discard(line)
+        return True
+
     def signal(self, sig):
         os.killpg(self.process.pid, sig)
 
