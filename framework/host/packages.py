@@ -41,17 +41,32 @@ class PackageManager:
     # ------------------------------------------------------------------ queries
     def installed_version(self, name: str) -> str | None:
         """The installed version of package ``name`` or None (also for half-installed packages)."""
+        return self.installed_versions([name]).get(name)
+
+    def installed_versions(self, names) -> dict:
+        """``{name: version}`` of those of ``names`` that are fully installed (one query)."""
+        names = list(names)
+        if not names:
+            return {}
+        out = {}
         if self.family == "rhel":
-            r = self.host.run(["rpm", "-q", "--qf", "%{VERSION}-%{RELEASE}\\n", name], timeout=60)
-            return r.out.strip().splitlines()[0] if r.ok and r.out.strip() else None
-        r = self.host.run(["dpkg-query", "-W", "-f", "${Status}\\t${Version}\\n", name], timeout=60)
-        if not r.ok:
-            return None
-        status, _, version = r.out.strip().partition("\t")
-        return version.strip() if status.strip() == "install ok installed" else None
+            r = self.host.run(["rpm", "-q", "--qf", "%{NAME}\\t%{VERSION}-%{RELEASE}\\n", *names], timeout=60)
+            for line in r.out.splitlines():
+                name, sep, version = line.partition("\t")
+                if sep and name in names:
+                    out[name] = version.strip()
+            return out
+        # rc 1 when some are unknown; the known ones are still listed.
+        r = self.host.run(["dpkg-query", "-W", "-f", "${Package}\\t${Status}\\t${Version}\\n", *names], timeout=60)
+        for line in r.out.splitlines():
+            parts = line.split("\t")
+            if len(parts) == 3 and parts[0] in names and parts[1].strip() == "install ok installed":
+                out[parts[0]] = parts[2].strip()
+        return out
 
     def missing(self, names) -> list:
-        return [n for n in names if self.installed_version(n) is None]
+        have = self.installed_versions(names)
+        return [n for n in names if n not in have]
 
     # ------------------------------------------------------------------ changes
     def install_repo(self, names) -> None:

@@ -93,7 +93,10 @@ mesos_version = semver
 
 
 def abs_path(value) -> str:
-    return _str(value, "absolute path", regex=ABS_PATH)
+    value = _str(value, "absolute path", regex=ABS_PATH)
+    if any(part in (".", "..") for part in value.split("/")):
+        raise _Bad("must not contain . or .. components")
+    return value
 
 
 def file_name(value) -> str:

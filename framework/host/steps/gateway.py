@@ -46,8 +46,9 @@ class Gateway(Step):
     def check(self, ctx):
         from ..packages import version_matches
         todo = []
+        versions = ctx.pm.installed_versions([ctx.pm.name(c) for c in ("lia", "gateway")])
         for comp in ("lia", "gateway"):
-            have = ctx.pm.installed_version(ctx.pm.name(comp))
+            have = versions.get(ctx.pm.name(comp))
             ctx.fact(f"{comp}_version", have)
             if not version_matches(have, ctx.params["scaleio_version"]):
                 todo.append(comp)
