@@ -10,7 +10,8 @@ installing command (so ``MDM_IP=... dpkg -i`` reaches them), plus ``SANDBOX_PKG_
 ``SANDBOX_PKG_ACTION`` (install|upgrade|remove|purge), ``SANDBOX_PKG_NAME``, ``SANDBOX_PKG_VERSION`` and
 ``DPKG_MAINTSCRIPT_PACKAGE``/``DPKG_MAINTSCRIPT_NAME`` (Debian) or ``RPM_PACKAGE_NAME`` (RHEL).
 Arguments follow the real conventions: Debian ``install``/``configure <old>``/``remove``/``purge``/
-``upgrade <ver>``; RHEL the instance count (``1`` install, ``2`` upgrade, ``0`` erase).
+``upgrade <ver>``; RHEL the instance count (``1`` install, ``2`` upgrade, ``0`` erase). An rpm upgrade
+runs new %pre(2), installs, new %post(2), then the old package's %preun(1) and %postun(1), as rpm does.
 """
 from __future__ import annotations
 
@@ -145,6 +146,12 @@ class PkgDB:
                     _unlink(stale)
         if upgrading and self.family == "ubuntu":
             self.run_script(old["name"], old_version, "postrm", ["upgrade", pkg.version], env, action)
+        if upgrading and self.family == "rhel":
+            # rpm runs the OLD package's %preun/%postun (with 1) after the new %post: keep them aside.
+            for script in ("prerm", "postrm"):
+                current = self._script_path(pkg.name, script)
+                if os.path.exists(current):
+                    os.replace(current, current + ".old")
         for script in ("postinst", "prerm", "postrm"):
             self._store_script(pkg, script)
         size = sum(m["size"] for m in pkg.files.values())
@@ -173,6 +180,9 @@ class PkgDB:
             raise
         entry["status"] = INSTALLED
         self.save()
+        if old_version and self.family == "rhel":
+            for script in ("prerm", "postrm"):
+                self.run_script(name, old_version, script, ["1"], env, "upgrade", old=True)
 
     def remove(self, name: str, env=None, purge: bool = False) -> None:
         """prerm, delete files, postrm. Debian keeps conffiles (state config-files) unless purging;
@@ -215,8 +225,10 @@ class PkgDB:
             return
         _write_file(path, source.encode(), 0o755)
 
-    def run_script(self, name, version, script, args, env, action, temp=False) -> None:
-        path = self._script_path(name, script, temp)
+    def run_script(self, name, version, script, args, env, action, temp=False, old=False) -> None:
+        """Run a stored maintainer script (``temp``: the new package's preinst; ``old``: the replaced
+        package's script kept for an rpm upgrade). Both kinds are deleted after running."""
+        path = self._script_path(name, script, temp) + (".old" if old else "")
         if not os.path.exists(path):
             return
         run_env = dict(os.environ if env is None else env)
@@ -229,7 +241,7 @@ class PkgDB:
         sys.stdout.flush()
         sys.stderr.flush()
         rc = subprocess.run([sys.executable, path, *args], env=run_env, cwd="/", stdin=subprocess.DEVNULL).returncode
-        if temp:
+        if temp or old:
             _unlink(path)
         if rc != 0:
             raise ScriptFailed(name, script, rc)

@@ -6,9 +6,8 @@ succeeds, so the unit reports active. A non-2xx answer or an unreachable emulato
 """
 from __future__ import annotations
 
-import urllib.error
+import socket
 import urllib.parse
-import urllib.request
 
 from ..families import AGENT_JSON, load_json
 from ._common import err
@@ -30,14 +29,37 @@ def main(argv) -> int:
         err(f"mesos-agent-ctl: {AGENT_JSON} names no agent")
         return 1
     target = f"{url.rstrip('/')}/agents/{urllib.parse.quote(name, safe='')}/{action}"
-    req = urllib.request.Request(target, data=b"", method="POST")
     try:
-        with urllib.request.urlopen(req, timeout=60) as resp:
-            resp.read()
-    except urllib.error.HTTPError as exc:
-        err(f"mesos-agent-ctl: {action} of agent {name} refused: HTTP {exc.code} {exc.read()[:500].decode(errors='replace')}")
-        return 1
-    except (urllib.error.URLError, OSError) as exc:
+        status, body = post(target)
+    except (OSError, ValueError) as exc:
         err(f"mesos-agent-ctl: cannot reach the Mesos emulator at {url}: {exc}")
         return 1
+    if not 200 <= status < 300:
+        err(f"mesos-agent-ctl: {action} of agent {name} refused: HTTP {status} {body[:500].decode(errors='replace')}")
+        return 1
     return 0
+
+
+def post(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
+    """A bodiless HTTP/1.1 POST over plain TCP (the control API is http on loopback). A few lines of
+    socket code instead of urllib: this runs on every agent start/stop and urllib drags in ssl/email."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        raise ValueError(f"unsupported control url {url!r}")
+    path = parts.path + (f"?{parts.query}" if parts.query else "")
+    request = (f"POST {path} HTTP/1.1\r\nHost: {parts.netloc}\r\nContent-Length: 0\r\n"
+               f"Connection: close\r\n\r\n").encode()
+    with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as sock:
+        sock.sendall(request)
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    raw = b"".join(chunks)
+    head, _, body = raw.partition(b"\r\n\r\n")
+    status_line = head.split(b"\r\n", 1)[0].split()
+    if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
+        raise ValueError("malformed HTTP response")
+    return int(status_line[1]), body

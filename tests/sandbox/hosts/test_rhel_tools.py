@@ -106,3 +106,22 @@ def test_deb_file_is_not_an_rpm(rhel):
     deb = build_package(rhel.pkgdir, "dvdcli", "0.2.1", "ubuntu")
     res = rhel("rpm", "-i", deb)
     assert res.returncode == 1 and "not an rpm package" in res.stderr
+
+
+def test_rpm_upgrade_runs_new_post_then_old_preun_and_postun(rhel):
+    def build(version):
+        return build_package(rhel.pkgdir, "EMC-ScaleIO-lia", version, "rhel", files={"/opt/emc/scaleio/lia/x": b"x"},
+                             scripts={s: SCRIPT.format(tag=f"lia-{version}-{s}", var="TOKEN")
+                                      for s in ("preinst", "postinst", "prerm", "postrm")})
+    rhel.ok("rpm", "-i", build("2.0-14000.231"), env={"TOKEN": "t1"})
+    rhel.ok("rpm", "-Uvh", build("3.0-200.104"), env={"TOKEN": "t2"})
+
+    def log(version, script):
+        return rhel.ok("cat", f"/var/tmp/lia-{version}-{script}.log").stdout
+    assert log("3.0-200.104", "preinst") == "upgrade 2 t2\n"
+    assert log("3.0-200.104", "postinst") == "upgrade 2 t2\n"
+    assert log("2.0-14000.231", "prerm") == "upgrade 1 t2\n"
+    assert log("2.0-14000.231", "postrm") == "upgrade 1 t2\n"
+    assert rhel("cat", "/var/tmp/lia-3.0-200.104-prerm.log").returncode == 1
+    rhel.ok("rpm", "-e", "EMC-ScaleIO-lia")
+    assert log("3.0-200.104", "prerm") == "remove 0 -\n"
