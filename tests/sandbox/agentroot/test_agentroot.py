@@ -328,3 +328,31 @@ def test_path_never_follows_an_agent_symlink_out_to_the_machine(agent, tmp_path)
     agent.write_text("/tmp/evil-link", "via tmp\n")
     assert outside.read_text() == "machine\n"
     assert agent.run(["cat", str(outside)]).stdout == "via tmp\n"  # both wrote the agent's own copy
+
+
+def test_next_owner_cleans_up_what_a_crashed_owner_left(tmp_path):
+    owner_script = textwrap.dedent(f"""
+        import time
+        from dcos_scaleio.sandbox.agentroot import AgentRoot
+        root = AgentRoot({str(tmp_path)!r}, "stale")
+        root.start()
+        proc = root.popen(["sleep", "300"])
+        print(root.holder_pid, proc.pid, flush=True)
+        time.sleep(300)
+    """)
+    owner = subprocess.Popen([sys.executable, "-c", owner_script], stdout=subprocess.PIPE, text=True)
+    try:
+        holder_pid, child_pid = map(int, owner.stdout.readline().split())
+        os.kill(holder_pid, signal.SIGKILL)  # holder first: nobody is left to clean up
+    finally:
+        owner.kill()
+        owner.wait()
+    assert os.path.exists(f"/proc/{child_pid}/ns/mnt")  # the orphaned agent process lingers
+    root = AgentRoot(tmp_path, "stale")
+    try:
+        root.start()
+        assert wait_until(lambda: not os.path.exists(f"/proc/{child_pid}/ns/mnt"))
+        assert root.pids() == []
+    finally:
+        root.destroy()
+    assert wait_until(lambda: not mounts_mentioning(str(tmp_path / "stale")))
