@@ -159,6 +159,7 @@ class StateStore(abc.ABC):
         self.location = location
         self.owner = owner or default_owner()
         self._state_lock = threading.RLock()
+        self._acquire_mutex = threading.Lock()
         self._closed = False
         self._lock_held = False
         self._lock_lost = False
@@ -222,13 +223,16 @@ class StateStore(abc.ABC):
         again while holding the lock is a no-op.
         """
         self._require_open()
-        with self._state_lock:
-            if self._lock_held and not self._lock_lost:
+        # A separate mutex: backends report losses (taking _state_lock) from their own threads,
+        # which must never wait behind an acquire that is waiting for another scheduler.
+        with self._acquire_mutex:
+            if self.lock_held:
                 return
             self._acquire(timeout)
-            self._lock_held = True
-            self._lock_lost = False
-            self._on_lost = on_lost
+            with self._state_lock:
+                self._lock_held = True
+                self._lock_lost = False
+                self._on_lost = on_lost
 
     def release_lock(self):
         """Give the lock up (no-op if not held)."""

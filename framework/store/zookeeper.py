@@ -5,25 +5,29 @@ Layout under the service root (``/dcos-service-<name>`` by the SDK's convention)
 * ``<root>/state/<key>``: one znode per key; the znode's data is the value and its data version the
   key's version. A znode with empty data is a mere prefix (hence the contract's "no empty values");
   prefixes left without values or children are removed in the same transaction that empties them.
-* ``<root>/lock``: kazoo's Lock recipe (ephemeral sequential nodes whose data is the owner's
-  self-description), so the lock vanishes with the holder's session.
+* ``<root>/lock``: the standard ZooKeeper lock (ephemeral sequential nodes
+  ``<uuid>__lock__<sequence>`` whose data is the owner's self-description; lowest sequence holds
+  it), so the lock vanishes with the holder's session.
 
 Every write is one ZooKeeper ``multi`` that starts with a check of the writer's own lock node: a
 scheduler whose session expired (and whose lock node is therefore gone) cannot overwrite anything,
-even before it has noticed. Operations retry through connection loss with a bounded
-:class:`kazoo.retry.KazooRetry` and then raise :class:`StoreUnavailable`. A write whose ``multi``
+even before it has noticed. Every request waits a bounded time (kazoo itself would queue it
+forever while reconnecting) and operations retry through connection loss with a bounded
+:class:`kazoo.retry.KazooRetry`, then raise :class:`StoreUnavailable`. A write whose ``multi``
 was sent when the connection dropped is re-read after reconnecting and reported as done if the
 store already shows its effect. A lost session (``KazooState.LOST``) or a deleted lock node calls
 the ``on_lost`` callback.
 """
 import logging
+import threading
 import time
+import uuid
 
 from kazoo.client import KazooClient, KazooState
+from kazoo.protocol.states import EventType
 from kazoo.exceptions import (
     ConnectionClosedError,
     KazooException,
-    LockTimeout,
     NoAuthError,
     NoNodeError,
     NotEmptyError,
@@ -59,7 +63,6 @@ class ZooKeeperStore(StateStore):
         self._root = location.path
         self._data_root = self._root + "/state"
         self._lock_root = self._root + "/lock"
-        self._lock = None
         self._fence_path = None
         self._call_timeout = operation_timeout
         retry = dict(max_tries=-1, delay=0.05, backoff=2, max_delay=1.0, deadline=operation_timeout)
@@ -286,46 +289,90 @@ class ZooKeeperStore(StateStore):
         return results
 
     # -- lock ---------------------------------------------------------------------------------
+    # The classic ZooKeeper lock (as kazoo's and Curator's recipes): every contender creates an
+    # ephemeral sequential node "<uuid>__lock__<sequence>" under <root>/lock; the lowest sequence
+    # holds the lock, each other contender watches its predecessor. Written here instead of using
+    # kazoo's recipe so that every request has a bounded wait.
     def _acquire(self, timeout):
         started = time.monotonic()
-        lock = self._client.Lock(self._lock_root, identifier=self.owner)
+        deadline = started + max(timeout, 0.0)
+        node = self._run(self._create_lock_node, f"{uuid.uuid4().hex}{_LOCK_MARK}")
+        path = f"{self._lock_root}/{node}"
+        try:
+            while True:
+                predecessor = self._run(self._predecessor, node)
+                if predecessor is None:
+                    break
+                gone = threading.Event()
+                stat = self._run(self._call, "exists", f"{self._lock_root}/{predecessor}", lambda event: gone.set())
+                if stat is None:
+                    continue
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or not gone.wait(remaining):
+                    raise LockHeld(self.location, self._holder(), time.monotonic() - started)
+        except BaseException:
+            self._delete_quietly(path)
+            raise
+        self._fence_path = path
+        self._watch_fence(path)
 
-        def attempt():
-            try:
-                return lock.acquire(blocking=timeout > 0, timeout=timeout if timeout > 0 else None)
-            except LockTimeout:
-                return False
+    def _create_lock_node(self, prefix):
+        # After a connection loss the create may have happened already: look for our prefix first.
+        try:
+            for child in self._call("get_children", self._lock_root):
+                if child.startswith(prefix):
+                    return child
+        except NoNodeError:
+            pass
+        created = self._call("create", f"{self._lock_root}/{prefix}", self.owner.encode(),
+                             ephemeral=True, sequence=True, makepath=True)
+        return created.rsplit("/", 1)[1]
 
-        got = self._run(attempt)
-        if not got:
-            raise LockHeld(self.location, self.lock_holder(), time.monotonic() - started)
-        self._lock = lock
-        self._fence_path = f"{lock.path}/{lock.node}"
-        fence = self._fence_path
-        self._client.DataWatch(fence, lambda data, stat: self._on_lock_node(fence, stat))
+    def _predecessor(self, node):
+        """The contender just before ``node``, or ``None`` if ``node`` holds the lock."""
+        ordered = sorted(self._call("get_children", self._lock_root), key=_lock_sequence)
+        if node not in ordered:
+            raise StoreUnavailable(f"the lock request on {self.location} vanished (ZooKeeper session expired)")
+        position = ordered.index(node)
+        return ordered[position - 1] if position else None
 
-    def _on_lock_node(self, fence, stat):
-        if fence != self._fence_path:
-            return False  # an older lock of this instance: stop watching it
-        if stat is None:
-            log.warning("lock node of %s disappeared", self.location)
-            self._notify_lock_lost()
-            return False
-        return None
+    def _holder(self):
+        try:
+            return self.lock_holder()
+        except StoreError:
+            return None
 
-    def _release(self):
-        fence, self._lock, self._fence_path = self._fence_path, None, None
-        if fence is None:
-            return
-        # One bounded attempt (the recipe's release() may wait forever while disconnected, and
-        # close() must not hang): if it fails, the ephemeral node still goes with the session.
+    def _watch_fence(self, fence):
+        """Report the lock lost if our lock node is deleted while we hold it (session expiry is
+        reported by the LOST session state)."""
+
+        def on_event(event):
+            if fence != self._fence_path:
+                return  # released or replaced meanwhile
+            if event.type == EventType.DELETED:
+                log.warning("lock node of %s disappeared", self.location)
+                self._notify_lock_lost()
+            else:
+                self._client.exists_async(fence, watch=on_event)  # watches fire once: re-arm
+
+        self._run(self._call, "exists", fence, on_event)
+
+    def _delete_quietly(self, path):
+        """One bounded attempt; if it fails, the ephemeral node still goes with the session."""
         try:
             if self._client.connected:
-                self._call("delete", fence)
+                self._call("delete", path)
                 return
+        except NoNodeError:
+            return
         except (KazooException, KazooTimeoutError):
             pass
-        log.warning("could not release the lock of %s now; it goes when the session ends", self.location)
+        log.warning("could not delete the lock node of %s now; it goes when the session ends", self.location)
+
+    def _release(self):
+        fence, self._fence_path = self._fence_path, None
+        if fence is not None:
+            self._delete_quietly(fence)  # close() must not hang on a dead connection
 
     def lock_holder(self):
         if self.lock_held:
@@ -333,8 +380,7 @@ class ZooKeeperStore(StateStore):
 
         def read():
             try:
-                # kazoo lock nodes are "<uuid>__lock__<sequence>"; the lowest sequence holds it.
-                nodes = sorted(self._call("get_children", self._lock_root), key=lambda n: n.rsplit("__", 1)[-1])
+                nodes = sorted(self._call("get_children", self._lock_root), key=_lock_sequence)
                 for node in nodes:
                     return self._call("get", f"{self._lock_root}/{node}")[0].decode(errors="replace")
             except NoNodeError:
@@ -350,7 +396,6 @@ class ZooKeeperStore(StateStore):
             # Our own lock node goes with the tree: stop treating its removal as a loss.
             self._lock_held = False
             self._fence_path = None
-            self._lock = None
 
             for _ in range(_MAX_RACES):
                 try:
@@ -393,6 +438,12 @@ class _Retryable(StoreError):
 
 
 _RACE = object()
+_LOCK_MARK = "__lock__"
+
+
+def _lock_sequence(name):
+    """Sort key of a lock node: its sequence number (nodes of other shapes sort by name)."""
+    return name.rsplit(_LOCK_MARK, 1)[-1]
 
 
 class _Node:

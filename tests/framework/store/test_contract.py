@@ -213,6 +213,18 @@ def test_a_second_scheduler_is_refused_clearly(store, store_url, open_test_store
     assert store.lock_holder() is None
 
 
+def test_a_waiting_scheduler_gets_the_lock_once_it_is_released(store, store_url, open_test_store):
+    waiting = open_test_store(store_url, owner="waiting scheduler")
+    releaser = threading.Timer(0.3, store.release_lock)
+    releaser.start()
+    try:
+        waiting.acquire_lock(timeout=30)
+    finally:
+        releaser.join(30)
+    assert waiting.lock_held and store.lock_holder() == "waiting scheduler"
+    waiting.put("framework_id", b"fw")
+
+
 def test_data_and_versions_survive_reopening(store, store_url, open_test_store):
     version = store.put_json("framework_id", "fw-0042")
     store.put("agents/a1", b"x")
