@@ -55,6 +55,7 @@ COMMON_TOOLS = [
     ("uname", ["/bin/uname", "/usr/bin/uname"]),
     ("lsblk", ["/bin/lsblk", "/usr/bin/lsblk"]),
     ("blkid", ["/sbin/blkid", "/usr/sbin/blkid"]),
+    ("service", ["/usr/sbin/service"]),
 ]
 FAMILY_TOOLS = {
     "ubuntu": [("apt_get", ["/usr/bin/apt-get"]), ("dpkg", ["/usr/bin/dpkg"]),
@@ -125,3 +126,24 @@ def running_kernel() -> str:
 def hostname() -> str:
     import socket
     return socket.gethostname()
+
+
+def ensure_hosts_entry() -> None:
+    """Inside the agent: map its hostname to its address in /etc/hosts (as cloud-init/DHCP set-ups do),
+    from /etc/sandbox/agent.json, so the agent can resolve its own name. No-op without agent.json."""
+    agent = load_json(AGENT_JSON, {}) or {}
+    ip, names = agent.get("ip"), [n for n in (agent.get("hostname"), hostname()) if n]
+    if not ip or not names:
+        return
+    try:
+        lines = open("/etc/hosts").read().splitlines()
+    except FileNotFoundError:
+        lines = ["127.0.0.1\tlocalhost"]
+    entry = f"{ip}\t" + " ".join(dict.fromkeys(names))
+    kept = [line for line in lines if not line.endswith("# sandbox agent")]
+    text = "\n".join(kept + [entry + "\t# sandbox agent"]) + "\n"
+    tmp = "/etc/hosts.sandbox-new"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, "/etc/hosts")

@@ -709,9 +709,11 @@ def enabled_units() -> list[str]:
 
 
 def boot(running_kernel: str | None = None) -> list[str]:
-    """What the agent's init does at boot: set the running kernel, load units, start enabled ones.
+    """What the agent's init does at boot: name itself in /etc/hosts (from agent.json), set the running
+    kernel, load units, start enabled ones.
     Returns the units that failed to start (they are logged and left failed, as on a real boot)."""
-    from .families import RUNNING_KERNEL, host_config
+    from .families import RUNNING_KERNEL, ensure_hosts_entry, host_config
+    ensure_hosts_entry()
     os.makedirs(os.path.dirname(RUNNING_KERNEL), exist_ok=True)
     with open(RUNNING_KERNEL, "w") as f:
         f.write((running_kernel or host_config()["boot_kernel"]) + "\n")

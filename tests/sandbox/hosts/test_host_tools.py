@@ -136,3 +136,19 @@ def test_mesos_agent_unit_calls_the_control_api(request, family, unit, control_s
     # provision() leaves the Mesos flag files to the emulator.
     assert host.root.read_text("/etc/mesos-slave/work_dir") is None
     assert host.root.read_text("/var/lib/dcos/mesos-slave-common") is None
+
+
+def test_boot_makes_the_agent_resolve_its_own_name(tmp_path):
+    root = AgentRoot(tmp_path, "resolver", hostname="node-7.sandbox")
+    try:
+        hosts.provision(root)
+        root.write_text(hosts.AGENT_JSON, json.dumps({"name": "resolver", "hostname": "node-7.sandbox",
+                                                      "ip": "127.0.77.7", "control_url": None}))
+        root.start()
+        hosts.boot(root)
+        hosts.boot(root)  # idempotent
+        code = "import socket; print(socket.gethostbyname(socket.gethostname()))"
+        assert root.run([sys.executable, "-c", code]).stdout == "127.0.77.7\n"
+        assert root.read_text("/etc/hosts").count("127.0.77.7") == 1
+    finally:
+        root.destroy()

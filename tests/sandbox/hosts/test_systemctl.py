@@ -208,3 +208,12 @@ def test_exec_commands_may_call_systemctl(svc):
         service_extra="Type=oneshot\nRemainAfterExit=yes\nExecStartPre=/usr/bin/systemctl start once"))
     svc.ok("systemctl", "start", "chain", timeout=30)
     assert svc("systemctl", "is-active", "chain", "once").stdout == "active\nactive\n"
+
+
+def test_service_command_hands_over_to_systemctl(svc):
+    svc.ok("service", "scini", "start")
+    assert svc("systemctl", "is-active", "scini").returncode == 0
+    assert "Active: active (running)" in svc.ok("service", "scini", "status").stdout
+    svc.ok("service", "scini", "stop")
+    assert svc("service", "scini", "status").returncode == 3
+    assert svc("service", "scini").returncode == 1
