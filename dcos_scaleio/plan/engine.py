@@ -31,6 +31,7 @@ from .events import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed, ClusterA
                      DeviceRequested, OfferSeen, OperatorCommand, TaskStatusUpdate, Tick)
 from .model import CLUSTER, HOST, Node, Phase, Plan, Step, element_id
 from .status import ACTIVE, Status, Strategy
+from .transitions import _LOOKUP as _TRANSITIONS
 from .transitions import transition
 
 
@@ -96,11 +97,13 @@ class Engine:
         self._attributed = 0
         self._wants_offers: bool | None = None
         self._wakeup: float | None = None
-        self._dirty: set[str] = set()
+        # Changed records since drain_changes(): Step and Node objects, and "meta".
+        self._dirty: set = set()
         self._out: list = []
         self._deferred_assign = False
         self._fresh: list[Step] = []
         self._gw_cache = None
+        self._limit = options.service.deploy_parallelism if options is not None else 0
         if errors or options is None:
             self.plan.errors = [str(e) for e in errors] or ["options are missing"]
             return
@@ -135,7 +138,7 @@ class Engine:
         for req in requires:
             self._add_edge(step, req)
         phase.add(step)
-        self._dirty.add("step/" + key)
+        self._dirty.add(step)
         return step
 
     @staticmethod
@@ -165,7 +168,7 @@ class Engine:
             self._node_seq = max(self._node_seq, node.seq)
         self.nodes[info.hostname] = node
         self.by_agent[info.agent_id] = info.hostname
-        self._dirty.add("node/" + info.hostname)
+        self._dirty.add(node)
         ph = node.phase = self.plan.add(Phase(info.hostname, self.plan, Strategy.DEPENDENCY))
         h = info.hostname
         deps = node.steps["deps"] = self._new_step(ph, f"{h}/deps", f"{h}:[deps]", HOST, "deps", h)
@@ -201,7 +204,7 @@ class Engine:
         node.steps["sds-register"] = self._new_step(
             ph, f"{h}/sds-register", f"{h}:[sds-register]", CLUSTER, "sds-register", h,
             requires=[sds, self._pool_step(self.options.scaleio.storage_pool)])
-        self._dirty.add("node/" + h)
+        self._dirty.add(node)
 
     def _add_device(self, node: Node, spec) -> Step:
         key = "device:" + spec.path
@@ -217,7 +220,7 @@ class Engine:
             params={"path": spec.path, "protection_domain": spec.protection_domain,
                     "storage_pool": spec.storage_pool},
             requires=[node.steps["sds-register"], self._pool_step(spec.storage_pool)])
-        self._dirty.add("node/" + h)
+        self._dirty.add(node)
         return step
 
     # ------------------------------------------------------------------ public API
@@ -264,7 +267,7 @@ class Engine:
 
     @property
     def wants_offers(self) -> bool:
-        limit = self.options.service.deploy_parallelism if self.options else 0
+        limit = self._limit
         return bool(self.offer_nodes) and (not limit or self.running_hosts < limit)
 
     @property
@@ -275,8 +278,13 @@ class Engine:
     def drain_changes(self) -> dict:
         """Records changed since the last call: key -> JSON-able dict (``None`` = delete)."""
         changes = {}
-        for key in self._dirty:
-            changes[key] = self._record(key)
+        for item in self._dirty:
+            if item == "meta":
+                changes["meta"] = self._record("meta")
+            elif isinstance(item, Step):
+                changes["step/" + item.key] = item.state_record()
+            else:
+                changes["node/" + item.hostname] = item.record()
         self._dirty = set()
         return changes
 
@@ -361,10 +369,14 @@ class Engine:
     # ------------------------------------------------------------------ state changes
     def _move(self, step: Step, trigger: str):
         old = step.state
-        new = transition(old, trigger)
+        try:
+            new = _TRANSITIONS[(old, trigger)]   # the table in transitions.py, inlined lookup
+        except KeyError:
+            transition(old, trigger)             # raises IllegalTransition with the message
+            raise
         step.state = new
         step.phase.moved(old, new)
-        self._dirty.add("step/" + step.key)
+        self._dirty.add(step)
 
     def _is_ready(self, step: Step) -> bool:
         if step.unmet:
@@ -642,10 +654,10 @@ class Engine:
             node = self.nodes[step.host]
             self.restarting = node.hostname
             node.restarting = True
-            self._dirty.add("node/" + node.hostname)
+            self._dirty.add(node)
             kind = step.params.get("restart_kind", "agent")
             step.message = f"restarting the agent ({kind})"
-            self._dirty.add("step/" + step.key)
+            self._dirty.add(step)
             self._out.append(RestartAgent(node.info.agent_id, node.hostname, kind, step.key))
 
     def _release_restart(self, step: Step):
@@ -653,7 +665,7 @@ class Engine:
         if node is not None and node.restarting and self.restarting == node.hostname:
             node.restarting = False
             self.restarting = None
-            self._dirty.add("node/" + node.hostname)
+            self._dirty.add(node)
             self._dirty.add("meta")
             if node.running is step:
                 node.running = None
@@ -701,7 +713,7 @@ class Engine:
         self.by_agent[info.agent_id] = node.hostname
         node.info = info
         node.present = True
-        self._dirty.add("node/" + node.hostname)
+        self._dirty.add(node)
         specs, refused = agentsel.configured_devices(self.options, info)
         node.refused.update({p: r for p, r in refused.items() if p not in node.devices})
         for spec in specs:
@@ -727,7 +739,7 @@ class Engine:
         step.action_id = f"{step.key}#{self._launch_seq}"
         step.deadline = self.now + self.options.service.step_timeout_s
         self.actions[step.action_id] = step
-        self._dirty.add("step/" + step.key)
+        self._dirty.add(step)
         self._push_timer(step.deadline, step.key)
         self._out.append(RunClusterAction(step.action_id, step.key, "verify-agent", step.attempts,
                                           self._cluster_params(step)))
@@ -750,7 +762,7 @@ class Engine:
         if node is None or not node.present:
             return
         node.present = False
-        self._dirty.add("node/" + host)
+        self._dirty.add(node)
         if node.restarting:
             # Expected: it went away for the restart we asked for.
             self._update_offer_node(node)
@@ -774,7 +786,7 @@ class Engine:
         if node is None or not node.present or not node.ready:
             self._out.append(DeclineOffer(ev.offer_id, LONG_REFUSE_S))
             return
-        limit = self.options.service.deploy_parallelism
+        limit = self._limit
         if node.running is not None or node.restarting or (limit and self.running_hosts >= limit):
             self._out.append(DeclineOffer(ev.offer_id, SHORT_REFUSE_S))
             return
@@ -810,7 +822,7 @@ class Engine:
         family = result.get("os_family")
         if isinstance(family, str) and family != node.os_family:
             node.os_family = family
-            self._dirty.add("node/" + node.hostname)
+            self._dirty.add(node)
         disks = result.get("disks")
         if disks and node.sds and self.options.devices.discovery.enabled:
             usable, refused = agentsel.filter_discovered(self.options, disks)
@@ -820,7 +832,7 @@ class Engine:
                 if path not in node.devices:
                     self._add_device(node, agentsel.DeviceSpec(path, self.options.scaleio.protection_domain,
                                                                pool, "discovery"))
-            self._dirty.add("node/" + node.hostname)
+            self._dirty.add(node)
         restart = result.get("restart")
         if restart in ("agent", "reboot"):
             allowed = self.options.agents.allow_restart if restart == "agent" else self.options.agents.allow_reboot
@@ -942,7 +954,7 @@ class Engine:
     def _interrupt(self, target, steps):
         """Pause ``target`` (plan, phase or step): running work finishes, nothing new starts."""
         target.interrupted = True
-        self._dirty.add("step/" + target.key if isinstance(target, Step) else "meta")
+        self._dirty.add(target if isinstance(target, Step) else "meta")
         for s in steps:
             if s.state is R and s.kind == HOST:
                 node = self.nodes[s.host]
@@ -953,13 +965,13 @@ class Engine:
     def _clear_interrupts(self, plan, phase, step, steps):
         if step is not None:
             step.interrupted = False
-            self._dirty.add("step/" + step.key)
+            self._dirty.add(step)
         elif phase is not None:
             phase.interrupted = False
             for s in phase.steps:
                 if s.interrupted:
                     s.interrupted = False
-                    self._dirty.add("step/" + s.key)
+                    self._dirty.add(s)
         else:
             plan.interrupted = False
             for ph in plan.phases:
@@ -967,7 +979,7 @@ class Engine:
             for s in steps:
                 if s.interrupted:
                     s.interrupted = False
-                    self._dirty.add("step/" + s.key)
+                    self._dirty.add(s)
         self._dirty.add("meta")
         self._reevaluate(steps)
 

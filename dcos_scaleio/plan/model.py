@@ -14,6 +14,7 @@ from .status import Status, Strategy
 __all__ = ["HOST", "CLUSTER", "Step", "Phase", "Plan", "Node", "element_id"]
 
 HOST, CLUSTER = "host", "cluster"
+_NO_PARAMS: dict = {}
 _NS = uuid.UUID("6f1c2a8e-5b7d-4f0e-9a51-0d3c5e1b7a42")
 
 
@@ -37,7 +38,7 @@ class Step:
         self.kind = kind
         self.action = action
         self.host = host
-        self.params = params or {}
+        self.params = params or _NO_PARAMS  # shared and never mutated: replaced when changed
         self.order = order            # priority among an agent's ready host steps (lower first)
         self.state = Status.PENDING
         self.attempts = 0             # attempts since the last (re)start of the step

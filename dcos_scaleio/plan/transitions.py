@@ -33,7 +33,7 @@ TABLE = (
     Transition((S1, S2), "await_restart", S2, "the result asks for an agent restart/reboot the options allow; one agent at a time"),
     Transition((S1, S2), "failed", D, "a failed attempt (task failed/lost/killed, action failed, timeout) with attempts left"),
     Transition((S1, S2), "failed_final", E, "a failed attempt with no attempts left, or a non-retryable failure"),
-    Transition((R, P), "refused", E, "the step cannot run as configured (e.g. no artifact for the agent's OS family)"),
+    Transition((P,), "refused", E, "the step cannot run as configured (e.g. no artifact for the agent's OS family)"),
     Transition((S1, S2), "lost", P, "the agent was removed or became unreachable while the step ran (no attempt counted)"),
     Transition((D,), "backoff_elapsed", R, "the backoff time passed (a tick with now >= retry_at)"),
     Transition(ALL, "restart", P, "operator restart/stop (a running task is killed); attempts reset"),

@@ -584,3 +584,10 @@ def test_busy_agent_with_more_work_gets_a_short_decline(kit):
     assert first.action == "sds"                      # the order: sds before sdc
     assert w.offer("h1")[0].refuse_seconds == 5.0
     assert "waiting for h1:[sds] to finish on agent h1" in json.dumps(plan_json(w.engine))
+
+
+def test_docs_table_is_the_generated_one():
+    import pathlib
+    text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "plan-engine.md").read_text()
+    between = text.split("<!-- BEGIN TRANSITIONS -->\n", 1)[1].split("<!-- END TRANSITIONS -->", 1)[0]
+    assert between.strip() == render_table().strip()
