@@ -5,13 +5,28 @@ import time
 
 from .hostcmd import Host, listening_ports
 
-__all__ = ["is_active", "ensure_running", "restart", "stop_disable", "wait_port", "wait_until", "unit_text"]
+__all__ = ["state", "wait_active", "is_active", "ensure_running", "restart", "stop_disable", "wait_port", "wait_until", "unit_text"]
 
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
+def state(host: Host, unit: str) -> str:
+    """``systemctl is-active``: active, inactive, activating, failed, ..."""
+    return host.run(["systemctl", "is-active", unit], timeout=60).out.strip() or "unknown"
+
+
 def is_active(host: Host, unit: str) -> bool:
-    return host.run(["systemctl", "is-active", unit], timeout=60).out.strip() == "active"
+    return state(host, unit) == "active"
+
+
+def wait_active(host: Host, unit: str, timeout_s: float) -> bool:
+    """True once ``unit`` is active; False at the deadline or as soon as it has failed."""
+    seen = {}
+
+    def settled():
+        seen["s"] = state(host, unit)
+        return seen["s"] in ("active", "failed")
+    return wait_until(settled, timeout_s) and seen["s"] == "active"
 
 
 def wait_until(predicate, timeout_s: float, interval_s: float = 0.2) -> bool:
@@ -33,7 +48,7 @@ def ensure_running(host: Host, ctx, unit: str, timeout_s: float = 30.0) -> None:
     host.run(["systemctl", "daemon-reload"], timeout=60)
     host.run(["systemctl", "enable", unit], timeout=60)
     r = host.run(["systemctl", "start", unit], timeout=120)
-    if not wait_until(lambda: is_active(host, unit), timeout_s):
+    if not wait_active(host, unit, timeout_s):
         raise StepError(host.failure(r, f"service {unit} does not stay active") if not r.ok
                         else f"service {unit} does not stay active")
     ctx.changed(f"started {unit}")
@@ -44,7 +59,7 @@ def restart(host: Host, ctx, unit: str, why: str, timeout_s: float = 30.0) -> No
     host.run(["systemctl", "daemon-reload"], timeout=60)
     host.run(["systemctl", "enable", unit], timeout=60)
     r = host.run(["systemctl", "restart", unit], timeout=120)
-    if not wait_until(lambda: is_active(host, unit), timeout_s):
+    if not wait_active(host, unit, timeout_s):
         raise StepError(host.failure(r, f"service {unit} does not come back after a restart"))
     ctx.changed(f"restarted {unit} ({why})")
 

@@ -131,7 +131,7 @@ class World:
         self.system.close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def world(tmp_path_factory):
     base = tmp_path_factory.mktemp("hostworld")
     pkgdir = base / "pkgs"

@@ -1,0 +1,27 @@
+"""``sdc`` on a host whose running kernel the SDC package has no ``scini`` module for: a clear,
+non-retryable ERROR, and once a supported kernel is installed, the hint that a reboot is needed."""
+import pytest
+
+from .conftest import VERSION
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+OLD_KERNEL = "3.10.0-693.el7.x86_64"
+GOOD_KERNEL = "3.10.0-1160.el7.x86_64"
+
+
+def test_unsupported_kernel_is_reported_with_the_reboot_hint(world):
+    agent = world.agent("oldkernel", "rhel", kernel=OLD_KERNEL)
+    params = {"os_family": "rhel", "scaleio_version": VERSION, "mdm_ips": ["127.0.0.9"],
+              "packages": world.packages("rhel", "sdc")}
+    res = agent.step("sdc", params)
+    assert res["status"] == "ERROR" and res["retryable"] is False and res["_rc"] == 1
+    assert f"no scini module for the running kernel {OLD_KERNEL}" in res["reason"]
+    assert res["facts"]["kernel"] == OLD_KERNEL and res["facts"]["reboot_needed"] is False
+    assert not agent.active("scini")
+    assert agent.sh("yum", "-y", "install", f"kernel-{GOOD_KERNEL}").returncode == 0
+    res = agent.step("sdc", params)
+    assert res["status"] == "ERROR" and res["retryable"] is False
+    assert "a reboot into it would be needed" in res["reason"]
+    assert res["facts"]["reboot_needed"] is True and res["facts"]["reboot_kernel"] == GOOD_KERNEL
+    assert not any("rpm -Uvh" in c["argv"] for c in res["commands"])      # the package stays installed
