@@ -11,22 +11,17 @@ import logging
 
 from . import resources as res
 from .allocator import Allocator
+from .call_validation import PAYLOAD, validate_call
 from .httpserver import HttpServer, Response, Stream, json_response
-from .model import AgentRecord, Framework, Offer, Task, ip_uint32, new_uuid
-from .protocol import (CallError, TERMINAL_STATES, check_accept, check_transport, check_uuid16, check_bytes,
-                       idv, invalid, now, require_id, require_message, DEFAULT_VERSION)
+from .launches import LaunchMixin
+from .master_state import StateMixin
+from .model import AgentRecord, Framework, Task, ip_uint32, new_uuid
+from .protocol import (CallError, TERMINAL_STATES, check_accept, check_transport, idv, invalid, now, require_id,
+                       require_message, DEFAULT_VERSION)
+from .reconciliation import ReconcileMixin
 
 log = logging.getLogger(__name__)
 
-CALL_TYPES = {"SUBSCRIBE", "TEARDOWN", "ACCEPT", "DECLINE", "ACCEPT_INVERSE_OFFERS", "DECLINE_INVERSE_OFFERS",
-              "REVIVE", "KILL", "SHUTDOWN", "ACKNOWLEDGE", "ACKNOWLEDGE_OPERATION_STATUS", "RECONCILE",
-              "RECONCILE_OPERATIONS", "MESSAGE", "REQUEST", "SUPPRESS", "UPDATE_FRAMEWORK", "UNKNOWN"}
-# The sub-message each call type must carry (validation.cpp: "Expecting 'x' to be present").
-PAYLOAD = {"ACCEPT": "accept", "DECLINE": "decline", "ACCEPT_INVERSE_OFFERS": "accept_inverse_offers",
-           "DECLINE_INVERSE_OFFERS": "decline_inverse_offers", "KILL": "kill", "SHUTDOWN": "shutdown",
-           "ACKNOWLEDGE": "acknowledge", "ACKNOWLEDGE_OPERATION_STATUS": "acknowledge_operation_status",
-           "RECONCILE": "reconcile", "RECONCILE_OPERATIONS": "reconcile_operations", "MESSAGE": "message",
-           "REQUEST": "request", "UPDATE_FRAMEWORK": "update_framework", "SUBSCRIBE": "subscribe"}
 DEFAULT_REFUSE_SECONDS = 5.0
 MAX_REFUSE_SECONDS = 31536000.0
 
@@ -45,7 +40,7 @@ class MasterEndpoint:
         return f"{self.host}:{self.port}"
 
 
-class Master:
+class Master(LaunchMixin, ReconcileMixin, StateMixin):
     def __init__(self, clock, *, heartbeat_interval=15.0, allocation_interval=1.0, version=DEFAULT_VERSION,
                  agent_ping_timeout=75.0, offer_timeout=None):
         self.clock = clock
@@ -109,7 +104,7 @@ class Master:
             return Response(503, "Master has not finished recovery")
         try:
             call = check_transport(request)
-            ctype, fid = self._validate(call)
+            ctype, fid = validate_call(call)
             if ctype == "SUBSCRIBE":
                 check_accept(request)
                 if request.header("mesos-stream-id") is not None:
@@ -133,90 +128,6 @@ class Master:
             return result if result is not None else Response(202, b"")
         except CallError as exc:
             return exc.response()
-
-    def _validate(self, call):
-        ctype = call.get("type")
-        if ctype is None:
-            raise invalid("Expecting 'type' to be present")
-        if not isinstance(ctype, str) or ctype not in CALL_TYPES:
-            raise CallError(400, f"Failed to convert JSON into Call protobuf: Failed to find enum for '{ctype}'")
-        if ctype == "UNKNOWN":
-            raise CallError(501, "Received an unexpected 'UNKNOWN' call")
-        fid = require_id(call, "framework_id", required=False)
-        payload_key = PAYLOAD.get(ctype)
-        if payload_key is not None:
-            payload = call.get(payload_key)
-            if payload is not None and not isinstance(payload, dict):
-                raise CallError(400, f"Failed to convert JSON into Call protobuf: "
-                                     f"Not expecting a JSON {type(payload).__name__} for field '{payload_key}'")
-        if ctype == "SUBSCRIBE":
-            sub = call.get("subscribe")
-            if sub is None:
-                raise invalid("Expecting 'subscribe' to be present")
-            info = require_message(sub, "framework_info")
-            for field in ("user", "name"):
-                if not isinstance(info.get(field), str):
-                    raise invalid(f"Not initialized: subscribe.framework_info.{field}")
-            info_id = require_id(info, "id", required=False)
-            if info_id != fid:
-                raise invalid("'framework_id' differs from 'subscribe.framework_info.id'")
-            return ctype, fid
-        if fid is None:
-            raise invalid("Expecting 'framework_id' to be present")
-        if payload_key is not None and call.get(payload_key) is None:
-            raise invalid(f"Expecting '{payload_key}' to be present")
-        body = call.get(payload_key) if payload_key else None
-        if ctype == "ACKNOWLEDGE":
-            require_id(body, "agent_id")
-            require_id(body, "task_id")
-            check_uuid16(body)
-        elif ctype == "KILL":
-            require_id(body, "task_id")
-            require_id(body, "agent_id", required=False)
-        elif ctype == "SHUTDOWN":
-            require_id(body, "executor_id")
-            require_id(body, "agent_id")
-        elif ctype == "MESSAGE":
-            require_id(body, "agent_id")
-            require_id(body, "executor_id")
-            if check_bytes(body, "data") is None:
-                raise invalid("Not initialized: message.data")
-        elif ctype in ("ACCEPT", "DECLINE"):
-            for oid in body.get("offer_ids", []):
-                if not isinstance(oid, dict) or not isinstance(oid.get("value"), str):
-                    raise invalid("Not initialized: offer_ids.value")
-            if ctype == "ACCEPT":
-                self._validate_operations(body)
-        elif ctype == "RECONCILE":
-            for item in body.get("tasks", []):
-                require_id(item, "task_id")
-        return ctype, fid
-
-    @staticmethod
-    def _validate_operations(body):
-        ops = body.get("operations", [])
-        if not isinstance(ops, list):
-            raise CallError(400, "Failed to convert JSON into Call protobuf: Expecting a JSON array for field "
-                                 "'operations'")
-        for op in ops:
-            if not isinstance(op, dict) or "type" not in op:
-                raise invalid("Not initialized: accept.operations.type")
-            tasks = []
-            if op["type"] == "LAUNCH":
-                tasks = require_message(op, "launch", required=False) or {}
-                tasks = tasks.get("task_infos", [])
-            elif op["type"] == "LAUNCH_GROUP":
-                group = require_message(op, "launch_group", required=False) or {}
-                executor = require_message(group, "executor")
-                require_id(executor, "executor_id")
-                tasks = (require_message(group, "task_group") or {}).get("tasks", [])
-            for task in tasks:
-                if not isinstance(task, dict) or not isinstance(task.get("name"), str):
-                    raise invalid("Not initialized: task_infos.name")
-                require_id(task, "task_id")
-                require_id(task, "agent_id")
-                if "data" in task:
-                    check_bytes(task, "data")
 
     # ------------------------------------------------------------------ SUBSCRIBE and disconnection
     def _subscribe(self, call):
@@ -432,175 +343,6 @@ class Master:
     def _send_update(self, fw, status):
         fw.send({"type": "UPDATE", "update": {"status": status}})
 
-    def _launch_tasks_of(self, operations):
-        for op in operations:
-            if op.get("type") == "LAUNCH":
-                yield from (op.get("launch") or {}).get("task_infos", [])
-            elif op.get("type") == "LAUNCH_GROUP":
-                yield from ((op.get("launch_group") or {}).get("task_group") or {}).get("tasks", [])
-
-    def _accept(self, fw, body):
-        oids = [o["value"] for o in body.get("offer_ids", [])]
-        operations = body.get("operations", [])
-        error = None
-        if not oids:
-            error = "No offers specified"
-        else:
-            offers = []
-            for oid in oids:
-                offer = self.offers.get(oid)
-                if offer is None or offer.framework_id != fw.id or oids.count(oid) > 1:
-                    error = f"Offer {oid} is no longer valid"
-                    break
-                offers.append(offer)
-            if error is None and len({(o.agent_id, o.role) for o in offers}) > 1:
-                error = "Aggregated offers must belong to one single agent and role"
-        if error is not None:
-            for oid in oids:
-                offer = self.offers.get(oid)
-                if offer is not None and offer.framework_id == fw.id:
-                    self.discard_offer(oid)
-            state = "TASK_DROPPED" if fw.partition_aware else "TASK_LOST"
-            for task in self._launch_tasks_of(operations):
-                self._send_update(fw, self._status(fw, task["task_id"]["value"], state, "REASON_INVALID_OFFERS",
-                                                   f"Task launched with invalid offers: {error}"))
-            self.allocator.wake()
-            return
-        for oid in oids:
-            self.discard_offer(oid)
-        agent = self.agents.get(offers[0].agent_id)
-        if agent is None or agent.state != "active":
-            # The agent went away after the offer was made (its offers are being rescinded).
-            state = "TASK_DROPPED" if fw.partition_aware else "TASK_LOST"
-            for task in self._launch_tasks_of(operations):
-                self._send_update(fw, self._status(fw, task["task_id"]["value"], state, "REASON_AGENT_DISCONNECTED",
-                                                   "Agent is not connected", agent_id=offers[0].agent_id))
-            return
-        role = offers[0].role
-        available = {}
-        for offer in offers:
-            available = res.add(available, offer.bag)
-        new_executors = {}
-        for op in operations:
-            kind = op.get("type")
-            if kind == "LAUNCH":
-                for task in (op.get("launch") or {}).get("task_infos", []):
-                    available = self._launch(fw, agent, role, available, new_executors, [task], None)
-            elif kind == "LAUNCH_GROUP":
-                group = op["launch_group"]
-                available = self._launch(fw, agent, role, available, new_executors,
-                                         (group.get("task_group") or {}).get("tasks", []), group["executor"])
-            # RESERVE/CREATE/...: not supported by this emulator; ignored like an operation without feedback.
-        filters = body.get("filters") or {}
-        self.add_filter(fw, agent.id, role, available, filters.get("refuse_seconds"))
-        self.allocator.wake()
-
-    def _task_error(self, fw, task, message, reason="REASON_TASK_INVALID"):
-        self._send_update(fw, self._status(fw, task["task_id"]["value"], "TASK_ERROR", reason, message,
-                                           agent_id=task.get("agent_id", {}).get("value")))
-
-    def _executor_problem(self, fw, agent, executor, group):
-        if executor.get("type", "CUSTOM") not in (("CUSTOM", "DEFAULT") if group else ("CUSTOM",)):
-            return f"'ExecutorInfo.type' must be 'CUSTOM'"
-        if executor.get("type", "CUSTOM") == "CUSTOM" and "command" not in executor:
-            return "Executor must have a CommandInfo"
-        if executor.get("framework_id", {}).get("value", fw.id) != fw.id:
-            return "ExecutorInfo has an invalid FrameworkID"
-        return None
-
-    def _launch(self, fw, agent, role, available, new_executors, tasks, group_executor):
-        """Validate one LAUNCH task or one LAUNCH_GROUP; send valid work to the agent; return what is left."""
-        group = group_executor is not None
-        problems = {}
-        seen = set()
-        executor = None
-        if group:
-            executor = dict(group_executor, framework_id=idv(fw.id))
-            executor.setdefault("type", "DEFAULT")
-        for task in tasks:
-            tid = task["task_id"]["value"]
-            existing = fw.tasks.get(tid)
-            if (existing is not None and not existing.terminal) or tid in seen:
-                problems[tid] = f"Task has duplicate ID: {tid}"
-            elif task["agent_id"]["value"] != agent.id:
-                problems[tid] = (f"Task uses agent {task['agent_id']['value']} but offer is for {agent.id}")
-            elif not task.get("resources"):
-                problems[tid] = "Task uses no resources"
-            elif not group and ("executor" in task) == ("command" in task):
-                problems[tid] = ("Task should have at least one (but not both) of CommandInfo or ExecutorInfo "
-                                 "present")
-            elif group and "executor" in task:
-                problems[tid] = "'TaskInfo.executor' must not be set"
-            elif group and "command" not in task and executor.get("type") == "DEFAULT":
-                problems[tid] = "Task in a group run by the default executor must have a CommandInfo"
-            seen.add(tid)
-            if tid not in problems:
-                try:
-                    res.from_proto(task["resources"])
-                except (ValueError, KeyError, TypeError) as exc:
-                    problems[tid] = f"Invalid resources: {exc}"
-        if group and not problems:
-            why = self._executor_problem(fw, agent, executor, True)
-            if why:
-                problems = {t["task_id"]["value"]: why for t in tasks}
-        if not group and not problems and "executor" in tasks[0]:
-            executor = dict(tasks[0]["executor"], framework_id=idv(fw.id))
-            executor.setdefault("type", "CUSTOM")
-            why = self._executor_problem(fw, agent, executor, False)
-            if why:
-                problems[tasks[0]["task_id"]["value"]] = why
-        if executor is not None and not problems:
-            eid = executor["executor_id"]["value"]
-            known = agent.executors.get((fw.id, eid)) or new_executors.get(eid)
-            if known is not None and known != executor:
-                problems = {t["task_id"]["value"]: "ExecutorInfo is not compatible with existing ExecutorInfo "
-                                                   "with same ExecutorID" for t in tasks}
-        needed = {}
-        if not problems:
-            for task in tasks:
-                needed = res.add(needed, res.from_proto(task["resources"]))
-            if executor is not None:
-                eid = executor["executor_id"]["value"]
-                if (fw.id, eid) not in agent.executors and eid not in new_executors:
-                    needed = res.add(needed, res.from_proto(executor.get("resources", [])))
-            if not res.contains(available, needed):
-                problems = {t["task_id"]["value"]: "Task uses more resources than available in the offer"
-                            for t in tasks}
-        if problems:
-            # A group is all-or-nothing: every task gets the error (the first reason found).
-            reason = "REASON_TASK_GROUP_INVALID" if group else "REASON_TASK_INVALID"
-            first = next(iter(problems.values()))
-            for task in tasks:
-                self._task_error(fw, task, problems.get(task["task_id"]["value"], first), reason)
-            return available
-        if executor is not None:
-            eid = executor["executor_id"]["value"]
-            if (fw.id, eid) not in agent.executors:
-                new_executors[eid] = executor
-                agent.executors[(fw.id, eid)] = executor
-        records = []
-        for task in tasks:
-            eid = executor["executor_id"]["value"] if executor is not None else None
-            record = Task(task, fw.id, agent.id, eid, res.from_proto(task["resources"]), role)
-            fw.tasks[record.id] = record
-            agent.tasks[(fw.id, record.id)] = record
-            records.append(record)
-        agent.agent.launch(dict(fw.info), executor, [dict(t) for t in tasks], group)
-        if self.operator is not None:
-            for record in records:
-                self.operator.task_added(record)
-        return res.subtract(available, needed)
-
-    def _decline(self, fw, body):
-        filters = body.get("filters") or {}
-        for oid in [o["value"] for o in body.get("offer_ids", [])]:
-            offer = self.offers.get(oid)
-            if offer is None or offer.framework_id != fw.id:
-                continue
-            self.discard_offer(oid)
-            self.add_filter(fw, offer.agent_id, offer.role, offer.bag, filters.get("refuse_seconds"))
-        self.allocator.wake()
-
     def _kill(self, fw, body):
         tid = body["task_id"]["value"]
         task = fw.tasks.get(tid)
@@ -630,56 +372,6 @@ class Master:
         for rec in (self.agents.get(task.agent_id), self.gone_agents.get(task.agent_id)):
             if rec is not None:
                 rec.tasks.pop((fw.id, task.id), None)
-
-    def _latest_state(self, task):
-        return task.status_update_state or task.state
-
-    def _reconcile(self, fw, items):
-        pa = fw.partition_aware
-        if not items:
-            for task in list(fw.tasks.values()):
-                self._send_update(fw, self._reconcile_known(task))
-            return
-        for item in items:
-            tid = item["task_id"]["value"]
-            aid = (item.get("agent_id") or {}).get("value")
-            task = fw.tasks.get(tid)
-            if task is not None and (aid is None or aid == task.agent_id):
-                self._send_update(fw, self._reconcile_known(task))
-                continue
-            agent = self.agents.get(aid) if aid else None
-            if aid is None and any(a.state == "recovering" for a in self.agents.values()):
-                continue                # unknown task while an agent is still recovering: no answer
-            if agent is not None and agent.state == "recovering":
-                continue
-            if agent is not None and agent.state == "unreachable":
-                state = "TASK_UNREACHABLE"
-                extra = {"unreachable_time": {"nanoseconds": int(agent.unreachable_time * 1e9)}}
-            elif agent is not None:
-                state, extra = "TASK_GONE", {}
-            elif aid is not None and aid in self.gone_agents:
-                state, extra = "TASK_GONE_BY_OPERATOR", {}
-            else:
-                state, extra = "TASK_UNKNOWN", {}
-            message = "Reconciliation: Task is unknown" if state == "TASK_UNKNOWN" else \
-                "Reconciliation: Task is unknown to the agent"
-            if not pa:
-                state = "TASK_LOST"
-            self._send_update(fw, self._status(fw, tid, state, "REASON_RECONCILIATION", message, agent_id=aid, **extra))
-
-    def _reconcile_known(self, task):
-        agent = self.agents.get(task.agent_id)
-        fw = self.frameworks[task.framework_id]
-        state = self._latest_state(task)
-        extra = {}
-        if agent is not None and agent.state == "unreachable" and state not in TERMINAL_STATES:
-            state = "TASK_UNREACHABLE" if fw.partition_aware else "TASK_LOST"
-            extra["unreachable_time"] = {"nanoseconds": int(agent.unreachable_time * 1e9)}
-        status = self._status(fw, task.id, state, "REASON_RECONCILIATION", "Reconciliation: Latest task state",
-                              agent_id=task.agent_id, executor_id=task.executor_id, **extra)
-        if task.status and "healthy" in task.status:
-            status["healthy"] = task.status["healthy"]
-        return status
 
     # ------------------------------------------------------------------ agent -> master
     def register_agent(self, agent, agent_id=None):
@@ -883,72 +575,6 @@ class Master:
         self.allocator.wake()
 
     # ------------------------------------------------------------------ state for /master/state
-    def state(self, ep):
-        leader = self.leader_endpoint
-        return {
-            "version": self.version, "id": ep.master_id, "pid": f"master@{ep.host}:{ep.port}",
-            "hostname": ep.host, "activated_slaves": sum(1 for a in self.agents.values() if a.state == "active"),
-            "deactivated_slaves": 0, "unreachable_slaves": sum(1 for a in self.agents.values()
-                                                               if a.state == "unreachable"),
-            "leader": f"master@{leader.host}:{leader.port}" if leader else None,
-            "leader_info": self.master_info(leader) if leader else None,
-            "flags": {"heartbeat_interval": f"{self.heartbeat_interval}secs", "roles": "", "root_submissions": "true"},
-            "slaves": [self._agent_state(a) for a in self.agents.values()],
-            "frameworks": [self._framework_state(f) for f in self.frameworks.values()],
-            "completed_frameworks": [{"id": fid, "name": info.get("name"), "active": False}
-                                     for fid, info in self.completed.items()],
-            "orphan_tasks": [], "unregistered_frameworks": [],
-        }
-
-    @staticmethod
-    def _bag_v0(bag):
-        out = {k: v for k, v in bag.items() if not isinstance(v, list)}
-        for name in ("cpus", "mem", "disk", "gpus"):
-            out.setdefault(name, 0.0)
-        for name, ranges in bag.items():
-            if isinstance(ranges, list):
-                out[name] = "[" + ", ".join(f"{b}-{e}" for b, e in ranges) + "]"
-        return out
-
-    def _agent_state(self, a):
-        attributes = {}
-        for attr in a.attributes:
-            if attr.get("type") == "TEXT":
-                attributes[attr["name"]] = attr["text"]["value"]
-            elif attr.get("type") == "SCALAR":
-                attributes[attr["name"]] = attr["scalar"]["value"]
-        total = self._bag_v0(a.total)
-        return {"id": a.id, "pid": f"slave(1)@{a.ip}:{a.port}", "hostname": a.hostname, "port": a.port,
-                "registered_time": a.registered_time, "resources": total, "used_resources": self._bag_v0(a.used()),
-                "offered_resources": self._bag_v0(res.subtract(res.subtract(a.total, a.used()), a.free())),
-                "reserved_resources": {a.role: total} if a.role != "*" else {},
-                "unreserved_resources": total if a.role == "*" else self._bag_v0({}),
-                "attributes": attributes, "active": a.state == "active", "version": a.version,
-                "capabilities": ["MULTI_ROLE", "HIERARCHICAL_ROLE", "RESERVATION_REFINEMENT"],
-                "domain": None, "reserved_resources_full": {}, "state": a.state}
-
-    def _framework_state(self, f):
-        tasks = []
-        for t in f.tasks.values():
-            tasks.append({"id": t.id, "name": t.info.get("name"), "framework_id": f.id,
-                          "executor_id": t.executor_id or "", "slave_id": t.agent_id, "state": t.state,
-                          "resources": self._bag_v0(t.bag), "role": t.role, "statuses": t.statuses})
-        executors = [{"executor_id": eid, "framework_id": fid, "slave_id": a.id, "name": info.get("name", ""),
-                      "command": info.get("command", {})}
-                     for a in self.agents.values() for (fid, eid), info in a.executors.items() if fid == f.id]
-        return {"id": f.id, "name": f.info.get("name"), "user": f.info.get("user"), "role": f.info.get("role", "*"),
-                "roles": f.roles, "active": f.connected, "connected": f.connected,
-                "failover_timeout": f.info.get("failover_timeout", 0.0), "checkpoint": f.checkpoint,
-                "capabilities": sorted(f.capabilities), "hostname": f.info.get("hostname", ""),
-                "webui_url": f.info.get("webui_url", ""), "principal": f.info.get("principal"),
-                "registered_time": f.registered_time, "tasks": tasks, "executors": executors,
-                "offers": [self._offer_v0(self.offers[o]) for o in f.offers if o in self.offers],
-                "suppressed_roles": sorted(f.suppressed), "completed_tasks": []}
-
-    def _offer_v0(self, o):
-        return {"id": o.id, "framework_id": o.framework_id, "slave_id": o.agent_id,
-                "resources": self._bag_v0(o.bag)}
-
     async def teardown_endpoint(self, ep, request):
         answer = self.leader_check(ep, request.path)
         if answer is not None:
