@@ -11,7 +11,7 @@ from .engine import phase_id
 from .model import CLUSTER, HOST, Phase, Step, element_id
 from .status import Status, aggregate, display_status
 
-__all__ = ["plan_json", "plan_status", "phase_status", "step_status", "step_message", "phase_id",
+__all__ = ["plan_json", "plan_status", "health", "metrics", "HEALTH_CODES", "phase_status", "step_status", "step_message", "phase_id",
            "nodes_json", "node_json", "http_status"]
 
 
@@ -121,3 +121,48 @@ def _role(node) -> str:
 
 def nodes_json(engine) -> list[dict]:
     return [node_json(engine, h) for h in engine.nodes]
+
+
+# SDK HealthResource codes (dcos-ecosystem.md 5.3). Marathon counts 200-399 as healthy.
+HEALTH_CODES = {"RUNNING": 200, "DEPLOYING_PENDING": 204, "DEPLOYING_STARTING": 202, "DEGRADED": 206,
+                "DEPLOYING_WAITING_USER": 207, "DELAYED": 208, "ERROR_CREATING_SERVICE": 500}
+
+
+def health(engine) -> dict:
+    """``GET /v1/health``: ``{"value": name, "code": http code, "reasons": [...]}``.
+
+    Bad options -> ERROR_CREATING_SERVICE (500) with one reason per field; steps in ERROR ->
+    DEGRADED (206) naming them; then by the deploy plan's status: COMPLETE -> RUNNING,
+    WAITING -> DEPLOYING_WAITING_USER, DELAYED -> DELAYED, PENDING -> DEPLOYING_PENDING,
+    anything running -> DEPLOYING_STARTING.
+    """
+    plan = engine.plan
+    if plan.errors:
+        return _health("ERROR_CREATING_SERVICE", list(plan.errors))
+    failed = [s for ph in plan.phases if ph.counts.get(Status.ERROR) for s in ph.steps if s.state is Status.ERROR]
+    if failed:
+        return _health("DEGRADED", [f"{s.name}: {s.reason}" for s in failed[:20]]
+                       + ([f"... and {len(failed) - 20} more"] if len(failed) > 20 else []))
+    status = plan_status(engine)
+    name = {Status.COMPLETE: "RUNNING", Status.WAITING: "DEPLOYING_WAITING_USER", Status.DELAYED: "DELAYED",
+            Status.PENDING: "DEPLOYING_PENDING"}.get(status, "DEPLOYING_STARTING")
+    return _health(name, [] if name == "RUNNING" else [f"deploy plan is {status.value}"])
+
+
+def _health(name, reasons):
+    return {"value": name, "code": HEALTH_CODES[name], "reasons": reasons}
+
+
+def metrics(engine) -> dict:
+    """Counters for ``/v1/metrics``: steps by raw status, attempts beyond the first, nodes by state."""
+    steps: dict = {}
+    for ph in engine.plan.phases:
+        for st, n in ph.counts.items():
+            if n:
+                steps[st.value] = steps.get(st.value, 0) + n
+    retries = sum(max(0, s.attempts - 1) for s in engine.steps.values())
+    nodes = {"present": 0, "absent": 0, "restarting": 0}
+    for node in engine.nodes.values():
+        nodes["restarting" if node.restarting else "present" if node.present else "absent"] += 1
+    return {"steps_by_status": steps, "retries": retries, "nodes": nodes, "ignored_agents": len(engine.ignored),
+            "offers_wanted": engine.wants_offers, "running_host_steps": engine.running_hosts}

@@ -591,3 +591,26 @@ def test_docs_table_is_the_generated_one():
     text = (pathlib.Path(__file__).resolve().parents[2] / "docs" / "plan-engine.md").read_text()
     between = text.split("<!-- BEGIN TRANSITIONS -->\n", 1)[1].split("<!-- END TRANSITIONS -->", 1)[0]
     assert between.strip() == render_table().strip()
+
+
+def test_health_codes_follow_the_plan(kit):
+    from dcos_scaleio.options import validate
+    from dcos_scaleio.plan import health, metrics
+    bad = Engine(None, errors=validate({}).errors)
+    h = health(bad)
+    assert (h["value"], h["code"]) == ("ERROR_CREATING_SERVICE", 500) and "scaleio.admin_password" in h["reasons"][0]
+    w = kit.World(kit.existing(service={"retry": {"max_attempts": 1}}), [kit.agent(1)])
+    w.start()
+    assert health(w.engine)["code"] == 202
+    w.feed(OperatorCommand(0, "interrupt", "deploy"))
+    assert health(w.engine)["value"] == "DEPLOYING_WAITING_USER"
+    w.feed(OperatorCommand(0, "continue", "deploy"))
+    w.outcomes["h1/sdc"] = [("fail", "no scini")]
+    assert w.run() is Status.ERROR
+    h = health(w.engine)
+    assert h["value"] == "DEGRADED" and h["reasons"] == ["h1:[sdc]: TASK_FAILED: no scini"]
+    w.feed(OperatorCommand(w.now, "restart", "deploy", "h1", "h1:[sdc]"))
+    assert w.run() is Status.COMPLETE
+    assert health(w.engine) == {"value": "RUNNING", "code": 200, "reasons": []}
+    m = metrics(w.engine)
+    assert m["steps_by_status"] == {"COMPLETE": len(w.engine.steps)} and m["nodes"]["present"] == 1
