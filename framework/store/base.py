@@ -160,6 +160,7 @@ class StateStore(abc.ABC):
         self.owner = owner or default_owner()
         self._state_lock = threading.RLock()
         self._acquire_mutex = threading.Lock()
+        self._flags_lock = threading.Lock()
         self._closed = False
         self._lock_held = False
         self._lock_lost = False
@@ -223,25 +224,29 @@ class StateStore(abc.ABC):
         again while holding the lock is a no-op.
         """
         self._require_open()
-        # A separate mutex: backends report losses (taking _state_lock) from their own threads,
+        # Flags live under their own small lock: backends report losses from their I/O threads,
         # which must never wait behind an acquire that is waiting for another scheduler.
         with self._acquire_mutex:
             if self.lock_held:
                 return
             self._acquire(timeout)
-            with self._state_lock:
+            with self._flags_lock:
                 self._lock_held = True
                 self._lock_lost = False
                 self._on_lost = on_lost
 
     def release_lock(self):
         """Give the lock up (no-op if not held)."""
-        with self._state_lock:
-            if not self._lock_held:
+        with self._acquire_mutex:
+            if not self._forget_lock():
                 return
-            self._lock_held = False
-            self._on_lost = None
             self._release()
+
+    def _forget_lock(self):
+        """Stop considering the lock held (a later loss is no news); return whether it was held."""
+        with self._flags_lock:
+            held, self._lock_held, self._on_lost = self._lock_held, False, None
+            return held
 
     @property
     def lock_held(self):
@@ -261,8 +266,9 @@ class StateStore(abc.ABC):
         """Backend part of :meth:`release_lock`."""
 
     def _notify_lock_lost(self):
-        """Backends call this when they learn the lock is gone; runs ``on_lost`` once, off-thread."""
-        with self._state_lock:
+        """Backends call this when they learn the lock is gone; runs ``on_lost`` once, off-thread.
+        Never blocks for long: safe to call from a client library's I/O thread."""
+        with self._flags_lock:
             if not self._lock_held or self._lock_lost:
                 return
             self._lock_lost = True

@@ -76,7 +76,7 @@ class ZooKeeperStore(StateStore):
             hosts=",".join(location.hosts),
             timeout=session_timeout,
             connection_retry=KazooRetry(max_tries=-1, delay=0.1, backoff=2, max_delay=2.0),
-            command_retry=retry,  # bounds kazoo's own retries (the lock recipe's release)
+            command_retry=retry,  # bounds kazoo's internal retries too
             **kwargs,
         )
         self._client.add_listener(self._on_session_state)
@@ -394,7 +394,7 @@ class ZooKeeperStore(StateStore):
         self._require_writable()
         with self._state_lock:
             # Our own lock node goes with the tree: stop treating its removal as a loss.
-            self._lock_held = False
+            self._forget_lock()
             self._fence_path = None
 
             for _ in range(_MAX_RACES):
