@@ -260,7 +260,9 @@ class Engine:
                 self._wants_offers = False
                 self._out.append(Suppress())
             return self._out
-        handler = _HANDLERS[type(event)]
+        handler = _HANDLERS.get(type(event))
+        if handler is None:
+            raise TypeError(f"not an engine event: {event!r}")
         handler(self, event)
         self._finish()
         return self._out
@@ -299,8 +301,7 @@ class Engine:
             return {"version": RECORD_VERSION, "launch_seq": self._launch_seq, "node_seq": self._node_seq,
                     "mdm_slots": dict(self.mdm_slots), "plan_interrupted": self.plan.interrupted,
                     "phase_interrupts": [ph.name for ph in self.plan.phases if ph.interrupted],
-                    "restart_queue": list(self.restart_queue), "restarting": self.restarting,
-                    "ignored": dict(self.ignored)}
+                    "restart_queue": list(self.restart_queue), "restarting": self.restarting}
         kind, _, name = key.partition("/")
         if kind == "node":
             node = self.nodes.get(name)
@@ -322,8 +323,8 @@ class Engine:
         if meta:
             eng._launch_seq = meta["launch_seq"]
             eng._node_seq = max(eng._node_seq, meta["node_seq"])
-            eng.ignored = dict(meta.get("ignored", {}))
-            if meta["mdm_slots"]:
+            # (Unselected agents are not persisted: AgentsListed after a restart recomputes them.)
+            if meta["mdm_slots"] and all(h in eng.nodes for h in meta["mdm_slots"].values()):
                 eng._assign(meta["mdm_slots"], evaluate=False)
             eng.plan.interrupted = meta["plan_interrupted"]
             for name in meta["phase_interrupts"]:
@@ -700,7 +701,6 @@ class Engine:
             ok, why = agentsel.select(self.options, info)
             if not ok:
                 self.ignored[info.hostname] = why
-                self._dirty.add("meta")
                 return
             self.ignored.pop(info.hostname, None)
             self._add_node(info)

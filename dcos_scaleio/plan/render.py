@@ -11,7 +11,7 @@ from .engine import phase_id
 from .model import CLUSTER, HOST, Phase, Step, element_id
 from .status import Status, aggregate, display_status
 
-__all__ = ["plan_json", "plan_status", "health", "metrics", "HEALTH_CODES", "phase_status", "step_status", "step_message", "phase_id",
+__all__ = ["plan_json", "step_json", "plan_status", "health", "metrics", "HEALTH_CODES", "phase_status", "step_status", "step_message", "phase_id",
            "nodes_json", "node_json", "http_status"]
 
 
@@ -78,7 +78,8 @@ def step_message(engine, step: Step) -> str:
     return step.message
 
 
-def _step_json(engine, step: Step) -> dict:
+def step_json(engine, step: Step) -> dict:
+    """One step as in the plan JSON."""
     return {"id": element_id(step.key), "name": step.name, "message": step_message(engine, step),
             "status": step_status(step).value, "kind": step.kind, "agent": step.host,
             "attempts": step.attempts, "started": step.started, "finished": step.finished,
@@ -88,7 +89,7 @@ def _step_json(engine, step: Step) -> dict:
 def plan_json(engine, name: str = "deploy") -> dict:
     """GET /v1/plans/<name>. Raises KeyError for an unknown plan."""
     plan = engine.plans[name]
-    phases = [{"id": phase_id(ph), "name": ph.name, "steps": [_step_json(engine, s) for s in ph.steps],
+    phases = [{"id": phase_id(ph), "name": ph.name, "steps": [step_json(engine, s) for s in ph.steps],
                "strategy": ph.strategy.value, "status": phase_status(ph).value} for ph in plan.phases]
     return {"phases": phases, "strategy": plan.strategy.value, "errors": list(plan.errors),
             "status": plan_status(engine, name).value}
@@ -111,7 +112,7 @@ def node_json(engine, hostname: str) -> dict:
     return {"hostname": node.hostname, "agent_id": info.agent_id, "ip": info.ip, "present": node.present,
             "public": info.public, "os_family": node.os_family or None, "mdm_slot": node.mdm_slot or None,
             "persona": persona, "restarting": node.restarting,
-            "steps": [_step_json(engine, s) for s in sorted(node.steps.values(), key=lambda s: s.order)],
+            "steps": [step_json(engine, s) for s in sorted(node.steps.values(), key=lambda s: s.order)],
             "devices": devices}
 
 
