@@ -60,7 +60,7 @@ class Agent(ExecutorMixin):
         self.sum.paused = True
         self.server = None
         self._watcher = None
-        self._recovery_done = None
+        self._generation = 0            # bumped when the process stops, so an interrupted boot gives up
 
     # ------------------------------------------------------------------ what the master reads
     @property
@@ -147,8 +147,11 @@ class Agent(ExecutorMixin):
             self.server = None
             return self._fail(f"Failed to bind {self.ip}:{self.port}: {exc}")
         self._watcher = asyncio.ensure_future(self._watch_processes())
+        generation = self._generation
         if recovered_id is not None:
             await self._recover_executors()
+        if generation != self._generation or self.state != "recovering":
+            return False                # the process was stopped again while recovering
         self.state = "running"
         self.agent_id = self.master.register_agent(self, recovered_id)
         self._checkpoint_info(meta)
@@ -207,6 +210,7 @@ class Agent(ExecutorMixin):
             self.state = "stopped"
             return
         was_linked = self.agent_id is not None and self.state == "running"
+        self._generation += 1
         self.state = "stopped"
         self.accepting_subscriptions = False
         self.sum.paused = True
