@@ -141,7 +141,8 @@ class AgentRoot:
         Compute it right before use: it changes across start/stop.
         """
         resolved = self.resolve(agent_path).lstrip("/")
-        base = pathlib.Path(f"/proc/{self._holder.pid}/root") if self.running else self.upper
+        holder = self._live_holder()
+        base = pathlib.Path(f"/proc/{holder.pid}/root") if holder else self.upper
         return base / resolved if resolved else base
 
     def write_bytes(self, agent_path: str, data: bytes, mode: int | None = None) -> pathlib.Path:
@@ -223,8 +224,9 @@ class AgentRoot:
         """The target if ``agent_path`` (whose parents are already resolved) is a symlink in the agent's
         view. While running, ask the agent's own mounts (this also covers its tmpfs and shared dirs);
         while stopped, apply overlay rules by hand: upper wins over lower."""
-        if self.running:
-            candidates = [pathlib.Path(f"/proc/{self._holder.pid}/root") / agent_path.lstrip("/")]
+        holder = self._live_holder()
+        if holder:
+            candidates = [pathlib.Path(f"/proc/{holder.pid}/root") / agent_path.lstrip("/")]
         else:
             candidates = [self.upper / agent_path.lstrip("/"), pathlib.Path(agent_path)]
         for candidate in candidates:
@@ -272,11 +274,17 @@ class AgentRoot:
     # ------------------------------------------------------------------ lifecycle
     @property
     def running(self) -> bool:
-        return self._holder is not None and self._holder.poll() is None
+        return self._live_holder() is not None
 
     @property
     def holder_pid(self) -> int | None:
-        return self._holder.pid if self.running else None
+        holder = self._live_holder()
+        return holder.pid if holder else None
+
+    def _live_holder(self) -> subprocess.Popen | None:
+        # One read of the attribute: another thread may be stopping the agent meanwhile.
+        holder = self._holder
+        return holder if holder is not None and holder.poll() is None else None
 
     def start(self) -> None:
         """Start the holder (idempotent). Raises RuntimeError if the namespace cannot be set up."""
@@ -354,21 +362,22 @@ class AgentRoot:
 
     def pids(self) -> list[int]:
         """Pids of every process inside the agent (not the holder)."""
-        if self._ns is None:
+        ns, holder = self._ns, self._holder
+        if ns is None:
             return []
-        exclude = (self._holder.pid,) if self._holder is not None else ()
-        return pids_in_namespace(self._ns, exclude)
+        return pids_in_namespace(ns, (holder.pid,) if holder is not None else ())
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to every process inside the agent except the holder. With SIGKILL, wait until
         they are all gone (re-scanning, so children forked meanwhile die too)."""
-        if self._ns is None:
+        ns, holder = self._ns, self._holder
+        if ns is None:
             return
-        exclude = (self._holder.pid,) if self._holder is not None else ()
+        exclude = (holder.pid,) if holder is not None else ()
         if sig == signal.SIGKILL:
-            _kill_namespace(self._ns, exclude)
+            _kill_namespace(ns, exclude)
         else:
-            for pid in pids_in_namespace(self._ns, exclude):
+            for pid in pids_in_namespace(ns, exclude):
                 _kill(pid, sig)
 
     def stop(self) -> None:
@@ -402,12 +411,13 @@ class AgentRoot:
     # ------------------------------------------------------------------ running programs inside
     def popen(self, argv, *, cwd=None, env=None, stdin=None, stdout=None, stderr=None) -> subprocess.Popen:
         """Run argv inside the agent (its namespaces and root), in its own session."""
-        if not self.running:
+        holder = self._live_holder()
+        if holder is None:
             raise RuntimeError(f"agent {self.name} is not running")
         argv = [str(a) for a in argv]
         if not argv:
             raise ValueError("empty argv")
-        pid = self._holder.pid
+        pid = holder.pid
         wd = "--wd" if cwd is None else f"--wd=/proc/{pid}/root/{_validate_abs_path(str(cwd)).lstrip('/')}"
         env = default_env() if env is None else dict(env)
         env.setdefault("PATH", DEFAULT_PATH)
