@@ -41,10 +41,15 @@ def read_line(proc, timeout):
     return buf.split(b"\n", 1)[0]
 
 
+HOST_PATHS = ("/etc/mesos-slave", "/etc/sandbox", "/opt/mesosphere", "/var/lib/dcos")
+
+
 def test_cli_prints_ready_line_and_stops_cleanly_on_sigterm(tmp_path):
+    # The agents' flag files and agent.json exist only inside their roots, never on this machine.
+    assert not any(os.path.exists(p) for p in HOST_PATHS)
     state = tmp_path / "state"
     proc = subprocess.Popen([sys.executable, "-m", "dcos_scaleio.sandbox", "mesos", "--agents", "2",
-                             "--public-agents", "1", "--port", "0", "--state-dir", str(state)],
+                             "--public-agents", "1", "--port", "0", "--state-dir", str(state), "--flavour", "dcos"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
     try:
         info = json.loads(read_line(proc, 60))
@@ -61,6 +66,8 @@ def test_cli_prints_ready_line_and_stops_cleanly_on_sigterm(tmp_path):
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(60) == 0
         assert mounts_mentioning(str(state)) == []
+        assert not any(os.path.exists(p) for p in HOST_PATHS)
+        assert (state / "roots" / "agent-1" / "upper" / "var" / "lib" / "dcos" / "mesos-slave-common").exists()
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGKILL)
