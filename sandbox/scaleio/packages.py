@@ -38,6 +38,19 @@ SUPPORTED_KERNELS = ("4.4.0-38-generic", "4.15.0-20-generic", "3.10.0-1160.el7.x
 ISOLATOR_MODULE = "com_emccode_mesos_DockerVolumeDriverIsolator"
 
 
+# What the real packages require from the distribution (scaleio-commands.md 2.2); dpkg/rpm refuse
+# the install while these are missing, so the dependency phase must run first.
+DEPENDS = {
+    "ubuntu": {"all": ["libaio1", "numactl"], "gateway": ["openjdk-8-jre"]},
+    "rhel": {"all": ["libaio", "numactl"], "gateway": ["java-1.8.0-openjdk"]},
+}
+
+
+def scaleio_depends(component: str, os_family: str) -> list[str]:
+    deps = DEPENDS[os_family]
+    return list(deps["all"]) + list(deps.get(component, []))
+
+
 def package_name(component: str, os_family: str) -> str:
     return f"EMC-ScaleIO-{component}" if os_family == "rhel" else f"emc-scaleio-{component}"
 
@@ -128,6 +141,7 @@ def build_scaleio(out_dir, component: str, version: str, os_family: str) -> str:
     return build_package(out_dir, package_name(component, os_family), version, os_family,
                          files=scaleio_files(component, version, os_family),
                          scripts=_scripts(component, version, os_family),
+                         depends=scaleio_depends(component, os_family),
                          description=f"EMC ScaleIO {component.upper()} {version}",
                          filename=scaleio_filename(component, version, os_family))
 

@@ -66,13 +66,11 @@ def systemctl(*args: str, check: bool = False) -> subprocess.CompletedProcess:
 
 def start_service(unit: str) -> bool:
     systemctl("daemon-reload")
-    systemctl("enable", unit)
-    return systemctl("start", unit).returncode == 0
+    return systemctl("enable", "--now", unit).returncode == 0
 
 
 def stop_service(unit: str) -> None:
-    systemctl("stop", unit)
-    systemctl("disable", unit)
+    systemctl("disable", "--now", unit)
 
 
 def secret_hash(value: str) -> str:

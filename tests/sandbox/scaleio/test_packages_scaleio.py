@@ -101,6 +101,15 @@ def test_mirror_publishes_every_artifact_with_its_sha256(pkgdir):
         mirror.stop()
 
 
+def test_packages_need_their_os_dependencies(agent):
+    a = agent
+    res = a.install(a.pkg("sds"))
+    assert res.returncode != 0 and not installed(a, "sds")
+    assert ("libaio1" if a.family == "ubuntu" else "libaio") in res.stdout + res.stderr
+    deps = packages.scaleio_depends("gateway", a.family)
+    ok(run(a.root, ["apt-get", "-y", "install", *deps] if a.family == "ubuntu" else ["yum", "-y", "install", *deps]))
+
+
 def test_mdm_needs_its_role_then_runs_and_creates_the_cluster(agent):
     a = agent
     res = a.install(a.pkg("mdm"))

@@ -58,6 +58,8 @@ def cluster(tmp_path_factory):
 
         def pkg(family, comp):
             return str(pkgdir / catalog[f"scaleio/{VERSION}/{family}/{comp}"])
+        ok(run(a, ["apt-get", "-y", "install", *packages.scaleio_depends("gateway", "ubuntu")]))
+        ok(run(b, ["yum", "-y", "install", *packages.scaleio_depends("sdc", "rhel")]))
         # agent A: MDM (1_node) + SDS + SDC + gateway + REX-Ray/dvdcli packages
         ok(run(a, ["dpkg", "-i", pkg("ubuntu", "mdm")], env={"MDM_ROLE_IS_MANAGER": "1"}))
         for argv in (["--create_mdm_cluster", "--master_mdm_ip", ip_a, "--accept_license"],
