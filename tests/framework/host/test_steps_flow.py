@@ -201,7 +201,9 @@ def test_rexray_config_is_deterministic_and_restarts_only_on_change(world, agent
     if not world.system.protection_domains():
         world.system.add_protection_domain("pd1")       # the scheduler's cluster steps do this
         world.system.add_storage_pool("sp1", pd_name="pd1")
-    first = ok(pri.step("rexray", rexray_params(world, pri, pri.ip), SECRETS), changed=True)
+    first, dcos = parallel((pri.step, "rexray", rexray_params(world, pri, pri.ip), SECRETS),
+                           (tb.step, "rexray", rexray_params(world, tb, pri.ip, packages={}), SECRETS))
+    ok(first, changed=True)
     conf = pri.read("/etc/rexray/config.yml")
     assert os.stat(pri.root.path("/etc/rexray/config.yml")).st_mode & 0o777 == 0o600
     assert f"https://{pri.ip}:{GW_PORT}/api" in conf and "systemName" in conf and PASSWORD in conf
@@ -211,54 +213,71 @@ def test_rexray_config_is_deterministic_and_restarts_only_on_change(world, agent
     assert not any("restart" in c["argv"] for c in again["commands"])
     changed = ok(pri.step("rexray", rexray_params(world, pri, pri.ip, log_level="debug"), SECRETS), changed=True)
     assert any(c.startswith("restarted rexray") for c in changed["changes"])
-    # DC/OS: the bundled dcos-rexray is configured, no second REX-Ray is installed.
-    dcos = ok(tb.step("rexray", rexray_params(world, tb, pri.ip, packages={}), SECRETS), changed=True)
+    # DC/OS: the bundled dcos-rexray is configured (its unit copies rexray.conf), no second REX-Ray.
+    ok(dcos, changed=True)
     assert "default-admin" in tb.read("/opt/mesosphere/etc/rexray.conf")
-    assert tb.active("dcos-rexray") and not tb.read("/usr/bin/rexray")
-    assert dcos["facts"].get("rexray_version") is None
+    assert tb.read("/etc/rexray/config.yml") == tb.read("/opt/mesosphere/etc/rexray.conf")
+    assert tb.active("dcos-rexray") and tb.read("/usr/bin/rexray") is None
+    assert "rexray_version" not in dcos["facts"]
+
+
+def dvdi_params(world, agent, **extra):
+    return {"flavour": agent.flavour, "packages": world.packages(agent.family, "dvdcli")
+            if agent.flavour == "mesos" else {}, **extra}
 
 
 def test_dvdi_flags_recorded_then_changed_and_restart_reported(world, agents):
     pri, sec, tb = agents
-    native = ok(pri.step("dvdi", {"flavour": "mesos", "packages": world.packages("ubuntu", "dvdcli")}), changed=True)
+    module = world.artifact(f"isolator/{MESOS}")
+    dcos_base = tb.read("/opt/mesosphere/etc/mesos-slave-common")
+    native, res, dcos = parallel(
+        (pri.step, "dvdi", dvdi_params(world, pri)),
+        (sec.step, "dvdi", dvdi_params(world, sec, isolator="dvdi", mesos_version=MESOS, module=module)),
+        (tb.step, "dvdi", dvdi_params(world, tb)))
+    # Native docker/volume isolator, plain Mesos flag files; originals recorded first.
+    ok(native, changed=True)
     assert pri.read("/etc/mesos-slave/isolation").strip() == ISOLATOR_NATIVE
     assert pri.read("/etc/mesos-slave/docker_volume_checkpoint_dir").strip() == "/var/lib/mesos/isolators/docker/volume"
     assert native["restart"] == "agent" and "restart" in native["restart_reason"]
     record = json.loads(pri.read("/var/lib/dcos-scaleio/agent-flags.json"))
     assert record["original"] == {"isolation": "cgroups/cpu,cgroups/mem", "modules": None,
                                   "docker_volume_checkpoint_dir": None}
-    again = ok(pri.step("dvdi", {"flavour": "mesos", "packages": world.packages("ubuntu", "dvdcli")}), changed=False)
-    assert again["restart"] == "agent"        # the agent still runs without the flags
     # The DVDI module for the agent's exact Mesos version, sha256-checked.
-    module = world.artifact(f"isolator/{MESOS}")
-    res = ok(sec.step("dvdi", {"flavour": "mesos", "isolator": "dvdi", "mesos_version": MESOS, "module": module,
-                               "packages": world.packages("rhel", "dvdcli")}), changed=True)
+    ok(res, changed=True)
     assert "com_emccode_mesos_DockerVolumeDriverIsolator" in sec.read("/etc/mesos-slave/isolation")
     assert sec.read("/etc/mesos-slave/modules").strip() == "file:///usr/lib/dvdi-mod.json"
     mod = json.loads(sec.read("/usr/lib/dvdi-mod.json"))
     assert mod["libraries"][0]["file"] == f"/usr/lib/libmesos_dvdi_isolator-{MESOS}.so"
     assert mod["libraries"][0]["modules"][0]["parameters"] == [{"key": "work_dir", "value": "/var/lib/mesos"}]
     assert res["restart"] == "agent"
-    # DC/OS: overrides go to /var/lib/dcos/mesos-slave-common; the bundled dvdcli is used.
-    ok(tb.step("dvdi", {"flavour": "dcos"}), changed=True)
+    # DC/OS: overrides go to /var/lib/dcos/mesos-slave-common only; the bundled dvdcli is used.
+    ok(dcos, changed=True)
     assert "MESOS_DOCKER_VOLUME_CHECKPOINT_DIR=/var/lib/mesos/isolators/docker/volume" in \
         tb.read("/var/lib/dcos/mesos-slave-common")
-    assert "/opt/mesosphere/etc" not in "".join(c for c in tb.step("dvdi", {"flavour": "dcos"})["changes"])
+    assert tb.read("/opt/mesosphere/etc/mesos-slave-common") == dcos_base
+    assert dcos["facts"]["dvdcli"] == "/opt/mesosphere/bin/dvdcli"
+    # Second runs change nothing; the agent still runs without the flags, so the restart stays asked for.
+    again = parallel((pri.step, "dvdi", dvdi_params(world, pri)), (tb.step, "dvdi", dvdi_params(world, tb)))
+    for r in again:
+        assert ok(r, changed=False)["restart"] == "agent"
 
 
 def test_uninstall_restores_the_agent_and_removes_packages(world, agents):
     pri, sec, _ = agents
-    res = ok(pri.step("uninstall-dvdi", {"flavour": "mesos"}), changed=True)
+    res, res_sec = parallel((pri.step, "uninstall-dvdi", {"flavour": "mesos"}),
+                            (sec.step, "uninstall-dvdi", {"flavour": "mesos"}))
+    ok(res, changed=True)
     assert pri.read("/etc/mesos-slave/isolation").strip() == "cgroups/cpu,cgroups/mem"
     assert pri.read("/etc/mesos-slave/docker_volume_checkpoint_dir") is None
     assert res["restart"] == "agent"
-    ok(pri.step("uninstall-dvdi", {"flavour": "mesos"}), changed=False)
-    ok(sec.step("uninstall-dvdi", {"flavour": "mesos"}), changed=True)
+    ok(res_sec, changed=True)
     assert sec.read(f"/usr/lib/libmesos_dvdi_isolator-{MESOS}.so") is None and sec.read("/usr/lib/dvdi-mod.json") is None
     assert sec.read("/etc/mesos-slave/modules") is None
-    ok(pri.step("uninstall-rexray", {"flavour": "mesos"}), changed=True)
+    assert sec.read("/etc/mesos-slave/isolation").strip() == "cgroups/cpu,cgroups/mem"
+    rex, sdc = parallel((pri.step, "uninstall-rexray", {"flavour": "mesos"}), (sec.step, "uninstall-sdc", {}))
+    ok(rex, changed=True)
     assert pri.read("/etc/rexray/config.yml") is None and not pri.active("rexray")
-    ok(pri.step("uninstall-sdc", {}), changed=True)
-    assert pri.sh("dpkg-query", "-W", "emc-scaleio-sdc").returncode != 0 or \
-        "install ok installed" not in pri.sh("dpkg-query", "-W", "-f=${Status}", "emc-scaleio-sdc").stdout
-    ok(pri.step("uninstall-sdc", {}), changed=False)
+    ok(sdc, changed=True)
+    assert sec.sh("rpm", "-q", "EMC-ScaleIO-sdc").returncode != 0 and not sec.active("scini")
+    for r in parallel((pri.step, "uninstall-dvdi", {"flavour": "mesos"}), (sec.step, "uninstall-sdc", {})):
+        ok(r, changed=False)
