@@ -302,5 +302,7 @@ def _convert(type_name: str, value):
     if type_name.startswith("tuple["):
         return tuple(value)
     if type_name.startswith("Mapping["):
-        return types.MappingProxyType({k: tuple(v) for k, v in value.items()})
+        # devices.host_devices: a list of {"host", "paths"} in the schema (mustache and UI
+        # friendly), a read-only hostname -> paths mapping here.
+        return types.MappingProxyType({e["host"]: tuple(e["paths"]) for e in value})
     return value

@@ -183,13 +183,16 @@ def _check_password(m, error, warn):
 
 def _check_devices(m, error, warn):
     devices = m["devices"]
-    for host, paths in devices["host_devices"].items():
-        if not patterns.is_hostname(host):
-            error(FieldError(f"devices.host_devices.{host}", "not a valid hostname"))
-        for i, path in enumerate(paths):
+    seen = {}
+    for n, entry in enumerate(devices["host_devices"]):
+        host = entry.get("host")
+        if host in seen:
+            error(FieldError(f"devices.host_devices.{n}.host", f"{host} is already listed at index {seen[host]}"))
+        seen.setdefault(host, n)
+        for i, path in enumerate(entry.get("paths", ())):
             # The schema reports paths failing the pattern; this catches '.', '..' and '//'.
             if isinstance(path, str) and patterns.DEVICE_PATH.fullmatch(path) and not patterns.is_device_path(path):
-                error(FieldError(f"devices.host_devices.{host}.{i}",
+                error(FieldError(f"devices.host_devices.{n}.paths.{i}",
                                  "must be a block device path under /dev without '.', '..' or empty components"))
     disc = devices["discovery"]
     if disc["enabled"] and disc["allow"] and set(disc["allow"]) <= set(disc["deny"]):

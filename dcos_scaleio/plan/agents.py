@@ -103,7 +103,7 @@ class DeviceSpec:
 def configured_devices(options, agent: AgentInfo) -> tuple[list[DeviceSpec], dict[str, str]]:
     """Devices an agent contributes by configuration, and refused ones (path -> reason).
 
-    Sources: ``devices.host_devices[hostname]``, then (``devices.use_attributes``) the 2017
+    Sources: ``devices.host_devices`` (the entry for the hostname), then (``devices.use_attributes``) the 2017
     framework's attributes ``scaleio-sds-domains=<pd>``, ``scaleio-sds-<pd>=<pool>[,..]`` and
     ``scaleio-sds-<pool>=/dev/a,/dev/b``. Only the configured protection domain is used (an SDS
     belongs to one protection domain); other pools in it are created on demand.

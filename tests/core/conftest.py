@@ -24,6 +24,9 @@ def options(**sections):
     user = {"scaleio": {"admin_password": PASSWORD}, "artifacts": ARTIFACTS}
     for key, value in sections.items():
         user[key] = {**user.get(key, {}), **value}
+    hd = user.get("devices", {}).get("host_devices")
+    if isinstance(hd, dict):   # tests write {host: [paths]}; the schema wants [{host, paths}]
+        user["devices"]["host_devices"] = [{"host": h, "paths": p} for h, p in hd.items()]
     result = validate(user)
     assert result.ok, result.errors
     return result.options

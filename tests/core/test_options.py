@@ -80,15 +80,16 @@ def test_foldered_name_derives_role_principal_and_zk_root():
 def test_every_error_is_reported_at_once_with_its_path():
     result = validate({
         "scaleio": {"mode": "existing", "protection_domain": "bad name!", "existing": {"mdm_ips": ["300.1.1.1"]}},
-        "devices": {"host_devices": {"h1": ["/dev/sdb;reboot", "/dev/./sdc"], "bad host!": ["/dev/sdd"]}},
+        "devices": {"host_devices": [{"host": "h1", "paths": ["/dev/sdb;reboot", "/dev/./sdc"]},
+                                     {"host": "bad host!", "paths": ["/dev/sdd"]}, {"host": "h1", "paths": ["/dev/sde"]}]},
         "artifacts": {"rhel": {"sds": {"url": "https://mirror/sds.rpm"}}},
         "service": {"retry": {"backoff_initial_s": 100, "backoff_max_s": 10}, "bogus": 1},
         "uninstall": {"level": "data"},
     })
     assert paths(result) >= {
         "scaleio.protection_domain", "scaleio.existing.mdm_ips.0", "scaleio.existing.gateway_endpoint",
-        "scaleio.admin_password", "devices.host_devices.h1.0", "devices.host_devices.h1.1",
-        "devices.host_devices.bad host!", "artifacts.rhel.sds.sha256", "service.retry.backoff_max_s",
+        "scaleio.admin_password", "devices.host_devices.0.paths.0", "devices.host_devices.0.paths.1",
+        "devices.host_devices.1.host", "devices.host_devices.2.host", "artifacts.rhel.sds.sha256", "service.retry.backoff_max_s",
         "service.bogus", "uninstall.confirm"}
     assert result.options is None
 
@@ -96,14 +97,14 @@ def test_every_error_is_reported_at_once_with_its_path():
 @pytest.mark.parametrize("path", ["/dev/sdb", "/dev/disk/by-id/wwn-0x5000c500a1b2c3d4", "/dev/nvme0n1",
                                   "/dev/mapper/vg-lv_1"])
 def test_device_paths_accepted(path):
-    assert validate({**GOOD, "devices": {"host_devices": {"h1": [path]}}}).ok
+    assert validate({**GOOD, "devices": {"host_devices": [{"host": "h1", "paths": [path]}]}}).ok
 
 
 @pytest.mark.parametrize("path", ["/dev/sdb;rm -rf /", "/dev/sd$(x)", "/tmp/sdb", "/dev/../etc/passwd",
                                   "/dev/a//b", "/dev/sdb ", "dev/sdb", "/dev/`id`", "/dev/sd|b", "/dev/sdb\n"])
 def test_device_paths_refused(path):
-    result = validate({**GOOD, "devices": {"host_devices": {"h1": [path]}}})
-    assert "devices.host_devices.h1.0" in paths(result)
+    result = validate({**GOOD, "devices": {"host_devices": [{"host": "h1", "paths": [path]}]}})
+    assert "devices.host_devices.0.paths.0" in paths(result)
 
 
 def test_existing_mode_needs_mdm_ips_and_gateway():
