@@ -2,7 +2,7 @@
 
 Runs an emulated Mesos cluster in the foreground. Once ready it prints ONE JSON line::
 
-    {"master": "127.0.0.1:5050", "masters": [...], "control_url": "http://127.0.0.1:PORT/control",
+    {"master": "127.0.0.1:5050", "master_url": "127.0.0.1:5050" or "zk://.../mesos", "masters": [...], "control_url": "http://127.0.0.1:PORT/control",
      "state_dir": "...", "agents": [{"name", "id", "hostname", "ip", "port", "role", "version",
      "attributes", "flavour", "state", "failure", "root", "work_dir"}, ...]}
 
@@ -37,6 +37,7 @@ def parse_args(argv):
     p.add_argument("--public-agents", type=int, default=0, help="public agents (resources reserved to slave_public)")
     p.add_argument("--port", type=int, default=5050, help="leading master port (0: any free port)")
     p.add_argument("--masters", type=int, default=1, help="master endpoints (>= 2 for leader changes)")
+    p.add_argument("--zk", default=None, help="publish master znodes for zk:// detection, e.g. 127.0.0.1:2181/mesos")
     p.add_argument("--state-dir", default=None, help="where agent roots and work dirs live (default: a temp dir)")
     p.add_argument("--flavour", choices=("mesos", "dcos"), default="mesos")
     p.add_argument("--agent-version", default="1.11.0")
@@ -56,7 +57,7 @@ def main(argv=None) -> int:
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="mesos-sandbox-")
     cluster = MesosCluster(state_dir, build_specs(args), masters=args.masters, port=args.port,
                            heartbeat_interval=args.heartbeat_interval, allocation_interval=args.allocation_interval,
-                           simulated=args.simulated, sim_task_duration=args.sim_task_duration)
+                           simulated=args.simulated, sim_task_duration=args.sim_task_duration, zk=args.zk)
     done = threading.Event()
 
     def on_signal(signum, frame):

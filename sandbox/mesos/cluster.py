@@ -28,6 +28,7 @@ from .operator_api import OperatorApi
 from .protocol import DEFAULT_VERSION
 from .sim import SimAgent
 from .spec import AgentSpec
+from .zk_leader import ZkPublisher
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,7 @@ class MesosCluster:
     def __init__(self, state_dir, agents=(), *, masters=1, master_host="127.0.0.1", port=0, control_port=0,
                  heartbeat_interval=15.0, allocation_interval=1.0, version=DEFAULT_VERSION,
                  update_retry=(10.0, 600.0), agent_ping_timeout=75.0, offer_timeout=None, time_scale=1.0,
-                 simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5):
+                 simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5, zk=None):
         self.state_dir = os.path.abspath(state_dir)
         self.specs = [a if isinstance(a, AgentSpec) else AgentSpec.from_dict(a) for a in agents]
         self.masters = max(1, int(masters))
@@ -63,6 +64,7 @@ class MesosCluster:
         self.sim_task_duration = sim_task_duration
         self.ip_prefix = ip_prefix
         self.master_restart_delay = master_restart_delay
+        self.zk = ZkPublisher(zk) if zk else None      # publish MasterInfo znodes for zk:// detection
         self.master = Master(self.clock, heartbeat_interval=heartbeat_interval,
                              allocation_interval=allocation_interval, version=version,
                              agent_ping_timeout=agent_ping_timeout, offer_timeout=offer_timeout)
@@ -104,6 +106,10 @@ class MesosCluster:
             ep.port = ep.server.port
             self.master.endpoints.append(ep)
         self.master.leader = 0
+        if self.zk is not None:
+            await asyncio.to_thread(self.zk.start)
+            for i, ep in enumerate(self.master.endpoints):
+                await asyncio.to_thread(self.zk.contend, i, self.master.master_info(ep))
         self.master.allocator.start()
         self.control = ControlApi(self, self.master_host, self.control_port)
         await self.control.start()
@@ -136,6 +142,8 @@ class MesosCluster:
                 await ep.server.stop()
         if self.control is not None:
             await self.control.stop()
+        if self.zk is not None:
+            await asyncio.to_thread(self.zk.stop)
         for task in [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]:
             task.cancel()
 
@@ -187,7 +195,8 @@ class MesosCluster:
 
     def info(self):
         """What ``sandbox mesos`` prints once ready."""
-        return {"master": self.master_address, "masters": [ep.address for ep in self.master.endpoints],
+        return {"master": self.master_address, "master_url": self.master_url,
+                "masters": [ep.address for ep in self.master.endpoints],
                 "control_url": self.control.url, "state_dir": self.state_dir,
                 "agents": [self.agent_info(a) for a in self.agents.values()]}
 
@@ -196,6 +205,11 @@ class MesosCluster:
 
     def snapshot(self):
         return self.call(self._info())
+
+    @property
+    def master_url(self):
+        """What a framework should be given: ``zk://.../mesos`` when ZooKeeper is used, else host:port."""
+        return self.zk.url if self.zk is not None else self.master_address
 
     @property
     def master_address(self):
@@ -291,12 +305,18 @@ class MesosCluster:
         """Close scheduler subscription streams (all when ``framework_id`` is None): the failover timer runs."""
         return self.call(self._drop(framework_id))
 
+    async def _publish_leader(self):
+        if self.zk is not None:
+            infos = {i: self.master.master_info(ep) for i, ep in enumerate(self.master.endpoints)}
+            await asyncio.to_thread(self.zk.elect, self.master.leader, infos)
+
     async def _leader(self, to):
         # A real master that loses leadership exits and is restarted as a standby by its supervisor:
         # every connection to it breaks (calls in flight fail with a socket error, which pymesos treats
         # as a stream failure), and once back it answers 307 to the new leader.
         old = self.master.leader_endpoint
         self.master.change_leader(to)
+        await self._publish_leader()
         if old is not None and old is not self.master.leader_endpoint:
             await old.server.stop()
             asyncio.ensure_future(self._restart_endpoint(old))
@@ -306,6 +326,7 @@ class MesosCluster:
         ep = self.master.leader_endpoint
         self.master.change_leader(self.master.leader)   # same endpoint, new master ID, no failover timers
         await ep.server.stop()
+        await self._publish_leader()
         await self._restart_endpoint(ep, down_seconds)
         return self.master_address
 

@@ -226,3 +226,24 @@ def test_master_restart(cluster, schedulers):
     s.send("reconcile", task_ids=["mr-0"])
     assert s.wait_ev("status", since=mark, task_id="mr-0")["state"] == "TASK_RUNNING"
     s.stop(failover=False)
+
+
+def test_zookeeper_master_detection_follows_leader_change(tmp_path_factory, schedulers):
+    from support.zookeeper import ZooKeeperServer
+    with ZooKeeperServer() as zk:
+        c = make_cluster(tmp_path_factory, [AgentSpec("zk0")], masters=2, zk=f"127.0.0.1:{zk.port}/mesos")
+        c.start()
+        try:
+            assert c.master_url == f"zk://127.0.0.1:{zk.port}/mesos"
+            s = schedulers(c.master_url, name="zk")
+            first = s.wait_ev("registered")["master"]
+            assert f"{first['hostname']}:{first['port']}" == c.master_address
+            s.send("launch", tasks=[{"task_id": "zk-0", "executor": executor_info("zk-ex")}])
+            s.wait_ev("status", task_id="zk-0", state="TASK_RUNNING", timeout=30)
+            mark = s.mark()
+            new = c.change_leader()
+            ev = s.wait_ev("reregistered", since=mark, timeout=30)
+            assert f"{ev['master']['hostname']}:{ev['master']['port']}" == new
+            s.stop(failover=False)
+        finally:
+            c.stop()
