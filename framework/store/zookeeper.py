@@ -160,21 +160,23 @@ class ZooKeeperStore(StateStore):
         return self._run(self._scan_once, prefix)
 
     def _scan_once(self, prefix):
-        """Breadth-first walk, one round of pipelined requests per tree level."""
+        """Breadth-first walk with pipelined requests: per tree level, one round of reads, then one
+        round of child listings for just the nodes that have children."""
         found = {}
         level = [prefix]
         while level:
-            data = [(k, self._client.get_async(self._path(k))) for k in level if k]
-            kids = [(k, self._client.get_children_async(self._path(k))) for k in level]
-            for key, pending in data:
+            parents = []
+            for key, pending in [(k, self._client.get_async(self._path(k))) for k in level]:
                 try:
                     value, stat = self._wait(pending)
                 except NoNodeError:
                     continue
-                if value:
+                if value and key:
                     found[key] = Versioned(value, stat.version)
+                if stat.numChildren:
+                    parents.append(key)
             level = []
-            for key, pending in kids:
+            for key, pending in [(k, self._client.get_children_async(self._path(k))) for k in parents]:
                 try:
                     names = self._wait(pending)
                 except NoNodeError:
@@ -218,6 +220,12 @@ class ZooKeeperStore(StateStore):
         tx = self._client.transaction()
         tx.check(fence, 0)
         view = _View(lambda path: self._call("exists", path), self._data_root)
+        # Read every node the plan may look at in one pipelined round instead of one by one.
+        paths = {self._data_root}
+        for op in ops:
+            paths.add(self._path(op.key))
+            paths.update(self._path(a) for a in ancestors(op.key))
+        view.load({path: self._client.exists_async(path) for path in paths}, self._wait)
         results = []
         for op in ops:
             path = self._path(op.key)
@@ -462,10 +470,18 @@ class _View:
         self._data_root = data_root
         self._nodes = {}
 
+    def load(self, pending, wait):
+        """Take in ``{path: pending exists() result}`` read ahead by the caller."""
+        for path, result in pending.items():
+            self._nodes[path] = _View._node_of(wait(result))
+
+    @staticmethod
+    def _node_of(stat):
+        return None if stat is None else _Node(stat.dataLength > 0, stat.version, stat.numChildren)
+
     def node(self, path):
         if path not in self._nodes:
-            stat = self._exists(path)
-            self._nodes[path] = None if stat is None else _Node(stat.dataLength > 0, stat.version, stat.numChildren)
+            self._nodes[path] = _View._node_of(self._exists(path))
         return self._nodes[path]
 
     def created(self, path, has_value):

@@ -138,6 +138,15 @@ def test_children_and_scan_respect_segment_boundaries(store):
     assert len(store.scan()) == 6
 
 
+def test_scan_returns_a_whole_subtree_of_many_keys(store):
+    store.transaction([Put.json(f"agents/a{i:04d}", {"i": i}) for i in range(400)])
+    store.transaction([Put.json(f"agents/a{i:04d}/devices/sdb", {"d": i}) for i in range(0, 400, 4)])
+    found = store.scan("agents")
+    assert len(found) == 500
+    assert found["agents/a0399"].json() == {"i": 399} and found["agents/a0396/devices/sdb"].json() == {"d": 396}
+    assert store.children("agents") == [f"a{i:04d}" for i in range(400)]
+
+
 def test_escaped_segments_hold_arbitrary_text(store):
     key = f"devices/{key_segment('node-1.example')}/{key_segment('/dev/disk/by-id/scsi-0QEMU_1')}"
     store.put(key, b"{}")
