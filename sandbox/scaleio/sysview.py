@@ -6,7 +6,7 @@ Faults the host side honours (armed with ``System.set_fault(name, **params)``):
 - ``"mdm_unreachable"``: params ``ip`` (one MDM IP) or ``ips`` (a list); none = every MDM. The
   ``mdm`` daemons of those IPs close their ports 9011/6611 (connected SDCs drop), and ``scli``
   cannot reach them.
-- ``"slow_command"``: params ``tool`` (``scli``/``drv_cfg``/``rexray``/``dvdcli``), optional
+- ``"slow_command"``: params ``tool`` (``scli``, ``drv_cfg``, ``rexray`` volume commands), optional
   ``command`` (e.g. ``"add_sds"``), ``seconds``. Matching invocations sleep first.
 
 Other faults are host facts rather than system state: a disk that carries data is a disk with a
@@ -48,6 +48,18 @@ def apply_slow_command(system, tool: str, command: str | None) -> None:
     if params.get("command") and params["command"] != command:
         return
     time.sleep(min(float(params.get("seconds", 1.0)), 120.0))
+
+
+def slow_command_on_host(host: hostside.Host, tool: str, command: str | None) -> None:
+    """The ``slow_command`` fault for tools that do not otherwise open the system (drv_cfg, rexray)."""
+    try:
+        system = open_system(host, tool)
+    except hostside.HostError:
+        return
+    try:
+        apply_slow_command(system, tool, command)
+    finally:
+        system.close()
 
 
 def member(cluster, ip: str):

@@ -210,7 +210,10 @@ def main(argv=None) -> int:
         print(USAGE, file=sys.stderr, end="")
         return 1
     try:
-        return HANDLERS[command](hostside.Host(), opts)
+        host = hostside.Host()
+        from dcos_scaleio.sandbox.scaleio import sysview
+        sysview.slow_command_on_host(host, "drv_cfg", command.lstrip("-"))
+        return HANDLERS[command](host, opts)
     except UsageError as exc:
         print(f"drv_cfg: {exc}", file=sys.stderr)
         return 1

@@ -279,6 +279,8 @@ def main(argv=None) -> int:
                   f"LIBSTORAGE_INTEGRATION_VOLUME_OPERATIONS_MOUNT_PREEMPT={str(cfg.preempt).lower()}")
             return 0
         if cmd in ("volume", "volumes"):
+            from dcos_scaleio.sandbox.scaleio import sysview
+            sysview.slow_command_on_host(host, "rexray", words[1] if len(words) > 1 else None)
             return volume_command(Driver(host, cfg), words[1:], opts)
         raise UsageError(f"unknown command {cmd!r}; try: version, volume, start")
     except UsageError as exc:

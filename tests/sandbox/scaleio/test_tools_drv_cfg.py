@@ -51,6 +51,20 @@ def test_commands_need_the_driver(plain_world):
         assert proc.returncode == 1 and "Failed to open /dev/scini" in proc.stderr, argv
 
 
+def test_slow_command_fault(plain_world, mdm):
+    import time
+    h = sdc_host(plain_world, "slow")
+    start_scini(h)
+    plain_world.system.set_fault(sysview.SLOW_COMMAND, tool="drv_cfg", command="query_guid", seconds=1.0)
+    try:
+        started = time.monotonic()
+        assert h.run("drv_cfg", "--query_guid").stdout.strip() == h.guid
+        assert time.monotonic() - started >= 1.0   # the injected delay happened (a lower bound)
+    finally:
+        plain_world.system.clear_fault(sysview.SLOW_COMMAND)
+    h.stop()
+
+
 def test_usage_errors(plain_world):
     h = sdc_host(plain_world, "usage")
     for argv in ([], ["--add_mdm"], ["--add_mdm", "--ip", "not-an-ip"], ["--query_mdms", "--bogus"],

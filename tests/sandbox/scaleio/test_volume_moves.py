@@ -90,6 +90,19 @@ def cluster(tmp_path_factory):
         a.destroy()
 
 
+# Paths the packages and tools write inside agents; none may appear on the machine itself.
+MACHINE_SENTINELS = ("/opt/emc/scaleio", "/etc/emc/scaleio", "/bin/emc/scaleio", "/etc/rexray/config.yml",
+                     "/usr/bin/scli", "/run/docker/plugins/rexray.sock", "/var/lib/libstorage/volumes",
+                     "/run/emc/scaleio", "/opt/mesosphere/etc/rexray.conf")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def machine_untouched():
+    before = {p: os.path.lexists(p) for p in MACHINE_SENTINELS}
+    yield
+    assert {p: os.path.lexists(p) for p in MACHINE_SENTINELS} == before
+
+
 def sdc_id(system, ip):
     return next(s.id for s in system.sdcs() if s.ip == ip and s.connected)
 
