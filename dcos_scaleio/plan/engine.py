@@ -658,6 +658,8 @@ class Engine:
             self._dirty.add(node)
             kind = step.params.get("restart_kind", "agent")
             step.message = f"restarting the agent ({kind})"
+            step.deadline = self.now + self.options.service.step_timeout_s
+            self._push_timer(step.deadline, step.key)
             self._dirty.add(step)
             self._out.append(RestartAgent(node.info.agent_id, node.hostname, kind, step.key))
 
@@ -844,8 +846,7 @@ class Engine:
             step.params = {**step.params, "restart_kind": restart}
             step.stage = "restart"
             step.message = f"waiting for its turn to {restart} the agent"
-            step.deadline = self.now + self.options.service.step_timeout_s
-            self._push_timer(step.deadline, step.key)
+            step.deadline = None      # the clock starts when the restart is issued (one at a time)
             node.running = step
             self.running_hosts += 1
             self._update_offer_node(node)
@@ -1058,9 +1059,7 @@ class Engine:
         # Entries go stale when a step completes before its deadline; they are dropped lazily at
         # the top, but compact now and then so the heap stays proportional to the live timers.
         if len(timers) > self._compact_at:
-            self._timers = [t for t in timers if self._timer_valid(t[0], t[2])]
-            heapq.heapify(self._timers)
-            self._compact_at = 2 * len(self._timers) + 1024
+            self._compact_timers()
 
     def _timer_valid(self, at: float, key: str) -> bool:
         step = self.steps.get(key)
@@ -1069,11 +1068,23 @@ class Engine:
 
     def _drop_stale_timers(self):
         timers = self._timers
+        popped = 0
         while timers:
             at, _, key = timers[0]
             if self._timer_valid(at, key):
                 return
             heapq.heappop(timers)
+            popped += 1
+            if popped > 64:
+                # Many completed steps' deadlines at once (end of a deploy wave): one O(n) pass
+                # instead of O(n log n) pops.
+                self._compact_timers()
+                timers = self._timers
+
+    def _compact_timers(self):
+        self._timers = [t for t in self._timers if self._timer_valid(t[0], t[2])]
+        heapq.heapify(self._timers)
+        self._compact_at = 2 * len(self._timers) + 1024
 
     def _finish(self):
         if self._fresh:

@@ -614,3 +614,23 @@ def test_health_codes_follow_the_plan(kit):
     assert health(w.engine) == {"value": "RUNNING", "code": 200, "reasons": []}
     m = metrics(w.engine)
     assert m["steps_by_status"] == {"COMPLETE": len(w.engine.steps)} and m["nodes"]["present"] == 1
+
+
+def test_agent_that_never_returns_times_out_and_frees_the_restart_slot(kit):
+    w = kit.World(kit.existing(agents={"allow_restart": True}, service={"step_timeout_s": 100}),
+                  [kit.agent(1), kit.agent(2)])
+    w.outcomes["h1/dvdi"] = [("finish", {"restart": "agent"})]
+    w.outcomes["h2/dvdi"] = [("finish", {"restart": "agent"})]
+    w.start()
+    for _ in range(5):
+        for host in ("h1", "h2"):
+            w.offer(host)
+        w.answer_tasks()
+        w.answer_actions()
+    assert [r.hostname for r in w.restarts] == ["h1"]
+    w.restarts.clear()                       # h1 never comes back
+    w.advance(100)
+    assert w.step("h1/dvdi").state is Status.DELAYED
+    assert w.step("h1/dvdi").reason == "timed out after 100 s"
+    assert [r.hostname for r in w.restarts] == ["h2"]      # queued h2 did not time out meanwhile
+    assert not w.engine.nodes["h1"].restarting and w.engine.restarting == "h2"
