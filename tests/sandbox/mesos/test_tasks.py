@@ -76,6 +76,9 @@ def test_launch_ten_tasks_on_five_agents(cluster, schedulers):
     assert env["MESOS_EXECUTOR_SHUTDOWN_GRACE_PERIOD"] == "5secs"
     assert env["MESOS_SUBSCRIPTION_BACKOFF_MAX"] == "15secs"
     assert env["MESOS_RECOVERY_TIMEOUT"] == "15mins"
+    assert env["MESOS_SANDBOX"] == ex.directory and env["MESOS_SLAVE_ID"] == agent.agent_id
+    assert env["MESOS_SLAVE_PID"] == f"slave(1)@{agent.ip}:5051" and env["LIBPROCESS_IP"] == agent.ip
+    assert env["MESOS_HTTP_COMMAND_EXECUTOR"] == "0" and env["LIBPROCESS_PORT"] == "0"
     assert recorded["hostname"] == agent.hostname
     assert recorded["pid"] in agent.root.pids()
     s.stop(failover=False)
@@ -275,4 +278,14 @@ def test_executor_registration_timeout(cluster, schedulers):
     assert ev["reason"] == "REASON_EXECUTOR_REGISTRATION_TIMEOUT" and ev["source"] == "SOURCE_AGENT"
     lost = s.wait_ev("executor_lost", executor_id="silent")
     assert lost["status"] == 9        # SIGKILLed by the agent
+    s.stop(failover=False)
+
+
+def test_non_checkpointing_framework_environment(cluster, schedulers):
+    s = start_running(cluster, schedulers, "nock", count=1, agent_index=3, checkpoint=False)
+    ex = cluster.agent("a3").executors[(s.framework_id, "nock-ex")]
+    with open(os.path.join(ex.directory, "executor.json")) as f:
+        env = json.load(f)["env"]
+    assert env["MESOS_CHECKPOINT"] == "0"
+    assert "MESOS_RECOVERY_TIMEOUT" not in env and "MESOS_SUBSCRIPTION_BACKOFF_MAX" not in env
     s.stop(failover=False)
