@@ -15,6 +15,7 @@ Tuning that tests rely on: ``tickTime`` 500 ms, so sessions may last between ``m
 (default 1 s) and ``max_session_ms`` (default 60 s); ``forceSync=no`` because tests only simulate
 process crashes (the OS still has every write), not power loss.
 """
+import ctypes
 import os
 import shutil
 import signal
@@ -27,6 +28,13 @@ ZOOKEEPER_JAR = "/usr/share/java/zookeeper.jar"
 # Optional: an SLF4J binding so the server's log says something when a test needs debugging.
 SLF4J_SIMPLE_JAR = "/usr/share/java/slf4j-simple.jar"
 MAIN_CLASS = "org.apache.zookeeper.server.ZooKeeperServerMain"
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent():
+    """preexec_fn: the kernel SIGKILLs the server if the test process dies without cleaning up
+    (killed by a timeout, say), so no JVM outlives its test run."""
+    ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
 
 
 def free_port():
@@ -52,6 +60,10 @@ def four_letter_word(port, word, timeout=1.0):
         return None
 
 
+class _PortTaken(Exception):
+    pass
+
+
 class ZooKeeperServer:
     """One standalone ZooKeeper server process with its own folder and port."""
 
@@ -65,6 +77,7 @@ class ZooKeeperServer:
             )
         self._java = java
         self.dir = tempfile.mkdtemp(prefix="zk-", dir=base_dir)
+        self._fixed_port = port is not None
         self.port = port or free_port()
         self.start_timeout = start_timeout
         self.process = None
@@ -100,9 +113,28 @@ class ZooKeeperServer:
         return self.process is not None and self.process.poll() is None
 
     def start(self):
-        """Start the JVM and wait until it answers ``ruok``; raise with the log's tail if it cannot."""
+        """Start the JVM and wait until it answers ``ruok``; raise with the log's tail if it cannot.
+        If a port chosen here was taken meanwhile, the first start moves to another free port."""
         if self.running:
             return self
+        for _ in range(3):
+            try:
+                return self._start_once()
+            except _PortTaken:
+                if self._fixed_port:
+                    break
+                self._rewrite_port(free_port())
+        raise RuntimeError(f"ZooKeeper could not bind 127.0.0.1:{self.port}:\n{self.log_tail()}")
+
+    def _rewrite_port(self, port):
+        with open(self._config_path) as cfg:
+            lines = [f"clientPort={port}\n" if line.startswith("clientPort=") else line for line in cfg]
+        with open(self._config_path, "w") as cfg:
+            cfg.writelines(lines)
+        self.port = port
+
+    def _start_once(self):
+        log_start = os.path.getsize(self.log_path) if os.path.exists(self.log_path) else 0
         classpath = ZOOKEEPER_JAR + (f":{SLF4J_SIMPLE_JAR}" if os.path.exists(SLF4J_SIMPLE_JAR) else "")
         argv = [
             self._java, "-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xshare:auto",
@@ -110,12 +142,19 @@ class ZooKeeperServer:
         ]
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                            cwd=self.dir, start_new_session=True)
+                                            cwd=self.dir, start_new_session=True, preexec_fn=_die_with_parent)
         deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"ZooKeeper exited with {self.process.returncode} at start:\n{self.log_tail()}")
+            code = self.process.poll()
+            if code is not None:
+                self.process = None
+                with open(self.log_path, errors="replace") as log:
+                    log.seek(log_start)
+                    if "Address already in use" in log.read():
+                        raise _PortTaken()
+                raise RuntimeError(f"ZooKeeper exited with {code} at start:\n{self.log_tail()}")
             if four_letter_word(self.port, "ruok", timeout=0.5) == "imok":
+                self._fixed_port = True  # clients know this port now: restarts must keep it
                 return self
             time.sleep(0.05)
         self.kill()

@@ -1,6 +1,9 @@
 """ZooKeeper-only behaviour against a real server: the SDK layout, server restarts and crashes in the
 middle of writes, session expiry freeing the lock and fencing the old holder, and credentials."""
+import os
 import signal
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -10,7 +13,7 @@ from kazoo.client import KazooClient
 from kazoo.exceptions import NoAuthError
 
 from dcos_scaleio.framework.store import LockHeld, LockLost, StoreUnavailable, open_store, zookeeper_url
-from tests.support.zookeeper import ZooKeeperServer, free_port
+from tests.support.zookeeper import ZooKeeperServer, four_letter_word, free_port
 
 pytestmark = pytest.mark.sandbox
 
@@ -175,3 +178,35 @@ def test_credentials_protect_the_nodes(zk_server, raw_client, open_test_store):
     assert "s3cret" not in str(refused.value) and "credentials" in str(refused.value)
     store.destroy()
     assert raw_client.exists(root) is None
+
+
+def test_the_test_server_dies_with_the_process_that_started_it(tmp_path):
+    """tests/support/zookeeper.py must not leak JVMs when a test run is killed."""
+    script = (
+        "import sys; from tests.support.zookeeper import ZooKeeperServer; "
+        f"zk = ZooKeeperServer(base_dir={str(tmp_path)!r}).start(); print(zk.process.pid, zk.port, flush=True); "
+        "sys.stdin.read()"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=os.getcwd())
+    try:
+        jvm_pid, port = (int(x) for x in parent.stdout.readline().split())
+        assert four_letter_word(port, "ruok") == "imok"
+    finally:
+        parent.kill()
+        parent.wait(15)
+        parent.stdin.close()
+        parent.stdout.close()
+    try:
+        wait_for(lambda: not os.path.exists(f"/proc/{jvm_pid}") or _is_zombie(jvm_pid), 15, "the JVM to die")
+    finally:
+        if not _is_zombie(jvm_pid):  # the check failed: do not leak the server it started
+            os.kill(jvm_pid, signal.SIGKILL)
+
+
+def _is_zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
