@@ -61,6 +61,20 @@ def test_agent_restart_recovers_checkpointed_executors(cluster, schedulers):
     s.stop(failover=False)
 
 
+def test_agent_restart_loses_non_checkpointing_executors(cluster, schedulers):
+    s = run_on(cluster, schedulers, "restart", "nc", checkpoint=False)
+    agent = cluster.agent("restart")
+    pid = agent.executors[(s.framework_id, "nc-ex")].proc.pid
+    mark = s.mark()
+    info = cluster.restart_agent("restart")
+    assert info["state"] == "running"
+    lost = s.wait_ev("status", since=mark, task_id="nc-0")
+    assert (lost["state"], lost["reason"]) == ("TASK_LOST", "REASON_AGENT_DISCONNECTED")
+    assert wait_until(lambda: not _alive(pid))
+    assert (s.framework_id, "nc-ex") not in agent.executors
+    s.stop(failover=False)
+
+
 def test_agent_restart_with_changed_flags(cluster, schedulers):
     s = run_on(cluster, schedulers, "flags", "fl")
     agent = cluster.agent("flags")
