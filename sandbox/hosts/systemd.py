@@ -13,8 +13,11 @@ stopped one; ``Type=simple|exec|forking|oneshot|notify`` (NOTIFY_SOCKET with REA
 the ``-`` prefix), ``Environment=``, ``EnvironmentFile=[-]``, ``WorkingDirectory=``, ``PIDFile=``,
 ``TimeoutStartSec=``/``TimeoutStopSec=``, ``[Install] WantedBy=/RequiredBy=/Alias=``. A changed unit
 file keeps its old content until ``daemon-reload`` (with systemd's warning), as real systemd does.
-Not emulated: ``Restart=`` (nothing supervises services; a crashed service reports ``failed``),
-sockets, timers, cgroups (a unit's processes are its session).
+``Restart=`` (always|on-failure|on-abnormal|on-abort|on-success) with ``RestartSec=`` and the start
+limit (``StartLimitBurst=``/``StartLimitIntervalSec=``, default 5 in 10 s) is honoured once a service is
+active, by a small supervisor process in the unit's session (a service that dies while starting fails
+the start job instead); ``KillMode=control-group|process|mixed|none``.
+Not emulated: sockets, timers, cgroups (a unit's processes are its session).
 A service without a unit file but with an executable ``/etc/init.d/<name>`` gets a generated unit
 (Type=forking, RemainAfterExit=yes, ``<script> start|stop|reload``), as systemd-sysv-generator does;
 ``enable`` of such a unit is not supported (real systemd delegates to update-rc.d/chkconfig).
@@ -44,6 +47,8 @@ LOADED = os.path.join(STATE_DIR, "loaded.json")
 BOOT_TARGETS = ("multi-user.target", "default.target", "graphical.target", "dcos.target")
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 SIMPLE_GRACE = 0.2  # seconds a Type=simple service may take to die before start counts as success
+RESTART_POLICIES = ("always", "on-failure", "on-abnormal", "on-abort", "on-watchdog", "on-success")
+SUPERVISE_ENV = "SANDBOX_SUPERVISE"
 _LIST_KEYS = {"Requires", "Wants", "BindsTo", "After", "Before", "WantedBy", "RequiredBy", "Alias",
               "Conflicts", "PartOf", "Requisite"}
 
@@ -251,6 +256,10 @@ def active_state(name: str) -> str:
     """active | inactive | failed | activating, as ``systemctl is-active`` prints."""
     st = read_state(name)
     s = st.get("state", "inactive")
+    if st.get("supervisor") and s in ("active", "activating"):
+        # Restart= units: the supervisor keeps the state file current; if it died, so did the unit.
+        alive = _proc_start_ticks(st["supervisor"]) == st.get("sup_ticks")
+        return s if alive else "failed"
     if s == "active" and st.get("pid") and not _alive(st):
         return "failed"
     return s
@@ -497,16 +506,28 @@ class Manager:
             notify = kind == "notify"
             sock_path = os.path.join(STATE_DIR, "notify", name)
             sock = _notify_socket(sock_path) if notify else None
+            policy = unit.get("Service", "Restart", "no")
+            supervised = policy in RESTART_POLICIES
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_mainpid_path(name))
             try:
-                proc = _spawn(unit, argv, env, {"NOTIFY_SOCKET": sock_path} if notify else None)
+                notify_env = {"NOTIFY_SOCKET": sock_path} if notify else {}
+                if supervised:
+                    proc = _spawn_supervisor(unit, argv, env, notify_env, policy)
+                else:
+                    proc = _spawn(unit, argv, env, notify_env)
             except OSError as exc:
                 _log(unit, f"Failed at step EXEC spawning {argv[0]}: {exc.strerror}")
                 if sock:
                     sock.close()
                 return self._fail(name, "exit-code")
-            pid = proc.pid
-            state.update(pid=pid, ticks=_proc_start_ticks(pid), sid=pid)
+            pid = _await_mainpid(name, proc) if supervised else proc.pid
+            state.update(pid=pid, ticks=_proc_start_ticks(pid), sid=proc.pid)
+            # While starting, the state names no supervisor: a service dying now fails the start job
+            # (the supervisor then exits instead of restarting it); Restart= applies once active.
             write_state(name, {**state, "state": "activating"})
+            if supervised:
+                state.update(supervisor=proc.pid, sup_ticks=_proc_start_ticks(proc.pid))
             if notify:
                 ok, pid = _await_ready(sock, proc, t_start)
                 sock.close()
@@ -515,6 +536,8 @@ class Manager:
                 if not ok:
                     _kill_session(state["sid"], 0.5)
                     return self._fail(name, "timeout" if proc.poll() is None else "exit-code")
+                if supervised and pid == proc.pid:
+                    pid = _await_mainpid(name, proc)
                 state.update(pid=pid, ticks=_proc_start_ticks(pid))
             else:
                 try:
@@ -570,9 +593,25 @@ class Manager:
             return
         env = _env_for(unit)
         timeout = unit.timeout("TimeoutStopSec", 10.0)
+        # "deactivating" tells a Restart= supervisor not to bring the service back meanwhile.
+        write_state(name, {**st, "state": "deactivating"})
+        sup = st.get("supervisor")
+        if sup and _proc_start_ticks(sup) == st.get("sup_ticks"):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(sup, signal.SIGKILL)  # the sandbox's own helper, not part of the unit
         if st.get("state") == "active":
             _run_sync(unit, "ExecStop", env, timeout, {"MAINPID": str(st.get("pid") or "")})
-        if st.get("sid"):
+        main = st["pid"] if st.get("pid") and _alive(st) else None
+        mode = unit.get("Service", "KillMode", "control-group")
+        if mode == "process":
+            if main:
+                _kill_pids([main], timeout)
+        elif mode == "mixed":
+            if main:
+                _kill_pids([main], timeout)
+            if st.get("sid"):
+                _kill_session(st["sid"], 0)
+        elif mode != "none" and st.get("sid"):
             _kill_session(st["sid"], timeout)
         _run_sync(unit, "ExecStopPost", env, timeout)
         write_state(name, {"state": "inactive", "since": time.time(), "result": "success"})
@@ -655,6 +694,20 @@ def _await_ready(sock: socket.socket, proc: subprocess.Popen, timeout: float):
     return False, pid
 
 
+def _kill_pids(pids, timeout: float) -> None:
+    """SIGTERM the given processes, SIGKILL those still alive after ``timeout`` (KillMode=process)."""
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        alive = [p for p in pids if _proc_start_ticks(p) is not None]
+        if not alive:
+            return
+        for pid in alive:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline and any(_proc_start_ticks(p) is not None for p in alive):
+            time.sleep(0.02)
+
+
 def _kill_session(sid: int, timeout: float) -> None:
     """SIGTERM every process of the unit, then SIGKILL what is left after ``timeout``."""
     for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
@@ -727,3 +780,98 @@ def boot(running_kernel: str | None = None) -> list[str]:
             except UnitError:
                 failed.append(name)
     return failed
+
+
+# ---------------------------------------------------------------------------------------- Restart=
+def _mainpid_path(name: str) -> str:
+    return os.path.join(STATE_DIR, name + ".mainpid")
+
+
+def _spawn_supervisor(unit: Unit, argv, env: dict, extra_env: dict, policy: str) -> subprocess.Popen:
+    """Start a small supervisor in the unit's session that runs the service and restarts it per
+    ``Restart=`` (what PID 1 does for real). It is the sandbox's helper, not part of the unit: stop
+    kills it first, and the unit's main PID is the service process it runs."""
+    import json
+    import sys
+    from .tools import _layout
+    core_parent, sandbox_parent = _layout()
+    code = (f"import sys\nsys.path.insert(0, {core_parent!r})\nimport dcos_scaleio\n"
+            f"dcos_scaleio.__path__.append({sandbox_parent!r})\n"
+            "from dcos_scaleio.sandbox.hosts.systemd import supervise_main\nsys.exit(supervise_main())\n")
+    config = {"name": unit.name, "argv": argv, "policy": policy,
+              "cwd": unit.get("Service", "WorkingDirectory", "/").lstrip("-") or "/",
+              "restart_sec": _parse_seconds(unit.get("Service", "RestartSec"), 0.1),
+              "burst": int(unit.get("Unit", "StartLimitBurst") or unit.get("Service", "StartLimitBurst") or 5),
+              "interval": _parse_seconds(unit.get("Unit", "StartLimitIntervalSec")
+                                         or unit.get("Service", "StartLimitInterval"), 10.0)}
+    return _spawn(unit, [sys.executable, "-S", "-c", code], env, {**extra_env, SUPERVISE_ENV: json.dumps(config)})
+
+
+def _await_mainpid(name: str, supervisor: subprocess.Popen, timeout: float = 10.0) -> int:
+    """The pid of the service process the supervisor started (it writes it right after spawning)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            return int(_file_text(_mainpid_path(name)))
+        except (OSError, ValueError):
+            if supervisor.poll() is not None:
+                break
+            time.sleep(0.01)
+    return supervisor.pid
+
+
+def _should_restart(policy: str, rc: int) -> bool:
+    if policy == "always":
+        return True
+    if policy == "on-success":
+        return rc == 0
+    if policy == "on-failure":
+        return rc != 0
+    return rc < 0  # on-abnormal / on-abort / on-watchdog: killed by a signal
+
+
+def supervise_main() -> int:
+    """Entry point of the Restart= supervisor (runs inside the agent, in the unit's session)."""
+    import json
+    import sys
+    config = json.loads(os.environ.pop(SUPERVISE_ENV))
+    name, me = config["name"], os.getpid()
+    first_env = dict(os.environ)
+    later_env = {k: v for k, v in first_env.items() if k != "NOTIFY_SOCKET"}
+    starts: list[float] = []
+    first = True
+    while True:
+        try:
+            child = subprocess.Popen(config["argv"], env=first_env if first else later_env, cwd=config["cwd"],
+                                     stdin=subprocess.DEVNULL)
+        except OSError as exc:
+            print(f"Failed at step EXEC spawning {config['argv'][0]}: {exc.strerror}", file=sys.stderr, flush=True)
+            return 203
+        with open(_mainpid_path(name) + ".tmp", "w") as f:
+            f.write(str(child.pid))
+        os.replace(_mainpid_path(name) + ".tmp", _mainpid_path(name))
+        if not first:
+            st = read_state(name)
+            if st.get("supervisor") == me and st.get("state") == "activating":
+                write_state(name, {**st, "state": "active", "pid": child.pid, "ticks": _proc_start_ticks(child.pid),
+                                   "since": time.time()})
+        rc = child.wait()
+        first = False
+        st = read_state(name)
+        if st.get("supervisor") != me or st.get("state") not in ("active", "activating"):
+            return rc if rc > 0 else 1  # still starting (systemctl reports the failure) or being stopped
+        if not _should_restart(config["policy"], rc):
+            write_state(name, {"state": "failed" if rc != 0 else "inactive", "since": time.time(),
+                               "result": "success" if rc == 0 else ("signal" if rc < 0 else "exit-code")})
+            return 0
+        now = time.monotonic()
+        starts = [t for t in starts if now - t < config["interval"]] + [now]
+        if len(starts) > config["burst"]:
+            write_state(name, {"state": "failed", "result": "start-limit-hit", "since": time.time()})
+            return 0
+        print(f"{name}: Service hold-off time over, scheduling restart.", file=sys.stderr, flush=True)
+        write_state(name, {**st, "state": "activating", "sub": "auto-restart"})
+        time.sleep(config["restart_sec"])
+        st = read_state(name)
+        if st.get("supervisor") != me or st.get("state") != "activating":
+            return 0

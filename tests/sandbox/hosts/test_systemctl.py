@@ -217,3 +217,62 @@ def test_service_command_hands_over_to_systemctl(svc):
     svc.ok("service", "scini", "stop")
     assert svc("service", "scini", "status").returncode == 3
     assert svc("service", "scini").returncode == 1
+
+
+def wait_for(predicate, timeout=15.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def test_restart_on_failure_brings_a_killed_service_back(svc):
+    svc.root.write_text("/lib/systemd/system/phoenix.service", unit(
+        "Restarts", f"{PY} /usr/local/bin/daemon.py phoenix",
+        service_extra="Type=notify\nRestart=on-failure\nRestartSec=0.2\nKillMode=process"))
+    svc.ok("systemctl", "start", "phoenix")
+    first = main_pid(svc, "phoenix")
+    os.kill(first, 9)
+    assert wait_for(lambda: main_pid(svc, "phoenix") not in (0, first)
+                    and svc("systemctl", "is-active", "phoenix").returncode == 0)
+    second = main_pid(svc, "phoenix")
+    assert second in svc.root.pids()
+    svc.ok("systemctl", "stop", "phoenix")
+    assert svc("systemctl", "is-active", "phoenix").stdout == "inactive\n"
+    assert wait_for(lambda: second not in svc.root.pids())
+    assert svc.ok("systemctl", "show", "-p", "MainPID", "--value", "phoenix").stdout == "0\n"
+
+
+def test_restart_gives_up_at_the_start_limit(svc):
+    # Ready, then dies 0.1 s later, forever: the start limit (3 in 30 s here) ends it.
+    svc.root.write_text("/usr/local/bin/flaky.py", textwrap.dedent("""
+        import os, socket, time
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        if os.environ.get('NOTIFY_SOCKET'):
+            s.sendto(b'READY=1', os.environ['NOTIFY_SOCKET'])
+        time.sleep(0.1)
+        raise SystemExit(1)
+    """), mode=0o755)
+    svc.root.write_text("/lib/systemd/system/flaky.service", unit(
+        "Flaky", f"{PY} /usr/local/bin/flaky.py",
+        unit_extra="StartLimitBurst=3\nStartLimitIntervalSec=30",
+        service_extra="Type=notify\nRestart=always\nRestartSec=0.05"))
+    svc.ok("systemctl", "start", "flaky")
+    assert wait_for(lambda: svc("systemctl", "show", "-p", "Result", "--value", "flaky").stdout == "start-limit-hit\n")
+    assert svc("systemctl", "is-active", "flaky").stdout == "failed\n"
+
+
+def test_kill_mode_process_leaves_helpers_running(svc):
+    svc.root.write_text("/lib/systemd/system/forker.service", unit(
+        "Leaves a helper", "/bin/sh -c 'sleep 300 & exec sleep 301'", service_extra="KillMode=process"))
+    svc.ok("systemctl", "start", "forker")
+    main = main_pid(svc, "forker")
+    helpers = [p for p in svc.root.pids() if os.getsid(p) == main and p != main]
+    assert helpers
+    svc.ok("systemctl", "stop", "forker")
+    assert main not in svc.root.pids()
+    assert all(p in svc.root.pids() for p in helpers)  # as real systemd leaves them with KillMode=process
+    for p in helpers:
+        os.kill(p, 9)
