@@ -21,6 +21,12 @@ against both):
   without it they raise :class:`LockNotHeld`, after losing it :class:`LockLost`. ZooKeeper writes
   are fenced (each transaction checks the lock node), so a scheduler whose session expired cannot
   overwrite its successor's state. Reads need no lock.
+* **Failures**: a write that raises :class:`StoreUnavailable` may or may not have been applied
+  (the backend could not confirm); read the key back before retrying a compare-and-set. Any other
+  error means nothing was applied.
+* **Reads** see every write that returned before them. ``scan``/``children`` are point-in-time
+  only on SQLite; on ZooKeeper they walk the tree, so they are exact when no other instance writes
+  meanwhile -- always the case for the lock holder reading its own state.
 * **Errors** are the typed errors of :mod:`.errors`; none carries credentials or stored values.
 * **Threads**: a store instance may be used from several threads at once.
 """
