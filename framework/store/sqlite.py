@@ -8,7 +8,8 @@ The single-scheduler lock is an exclusive ``flock`` on the sidecar file ``<db>.l
 the owner's self-description. The kernel drops a ``flock`` when its holder dies, however it dies, so
 a crashed scheduler never leaves a stale lock; and ``flock`` locks belong to open files, not
 processes, so two store instances in one process exclude each other as well. The lock cannot be
-lost while its holder lives, so ``on_lost`` is never called here.
+lost while its holder lives, so ``on_lost`` is never called here. Keep the file on a local
+filesystem: ``flock`` and SQLite's WAL locking are not reliable over NFS.
 """
 import errno
 import fcntl
