@@ -1,6 +1,6 @@
 """Fake ``blkid`` over the agent's disk table (hosts.disks).
 
-``blkid [-p] [-o value|export|full] [-s TAG] <dev>...``: prints ``/dev/sdb: UUID="..." TYPE="ext4"``
+``blkid [-p] [-o value|export|device|full] [-s TAG] <dev>...``: prints ``/dev/sdb: UUID="..." TYPE="ext4"``
 for devices with a signature; exit 2 when nothing was identified (no signature, as on an empty disk),
 exit 2 (silently) for a device that does not exist; no device arguments lists every disk with
 a signature (exit 2 if there is none). Low-level probing (-p) adds USAGE="filesystem".
@@ -65,7 +65,9 @@ def main(argv) -> int:
         if not tags:
             continue
         found += 1
-        if fmt == "value":
+        if fmt == "device":
+            out(f"/dev/{disk['name']}")
+        elif fmt == "value":
             for _, v in tags:
                 out(v)
         elif fmt == "export":

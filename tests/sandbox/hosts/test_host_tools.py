@@ -53,6 +53,7 @@ def test_blkid_signatures_and_disk_table_updates(host):
     assert res.stdout.startswith('/dev/sdc: UUID="') and 'TYPE="ext4" USAGE="filesystem"' in res.stdout
     assert host.ok("blkid", "-o", "value", "-s", "TYPE", "/dev/sdc").stdout == "ext4\n"
     assert host("blkid", "-p", "/dev/nonexistent").returncode == 2
+    assert host.ok("blkid", "-o", "device").stdout == "/dev/sda\n/dev/sdc\n"  # every disk with a signature
     # Another tool (e.g. mkfs, or a test) gives sdd a filesystem from inside the agent.
     code = ("from dcos_scaleio.sandbox.hosts import disks\n"
             "disks.update('/dev/sdd', fstype='xfs')\n")
