@@ -351,6 +351,7 @@ def run_scini(host: hostside.Host) -> int:
     sdcstate.mark_loaded(host, kernel)
     sdcstate.load_file_systems(host)
     links: dict[tuple, threading.Event] = {}
+    threads: list[threading.Thread] = []
     ready_by = time.monotonic() + 3.0   # ready once the configured systems are connected (or 3 s)
     ready = False
     try:
@@ -365,7 +366,9 @@ def run_scini(host: hostside.Host) -> int:
             for ips in wanted - set(links):
                 stop = threading.Event()
                 links[ips] = stop
-                threading.Thread(target=_sdc_link, args=(host, list(ips), stop), daemon=True).start()
+                thread = threading.Thread(target=_sdc_link, args=(host, list(ips), stop), daemon=True)
+                thread.start()
+                threads.append(thread)
             for ips in set(links) - wanted:
                 links.pop(ips).set()
             if stopper.wait(POLL):
@@ -373,6 +376,8 @@ def run_scini(host: hostside.Host) -> int:
     finally:
         for stop in links.values():
             stop.set()
+        for thread in threads:
+            thread.join(timeout=2)   # each link closes its MDM connection: the MDM sees the SDC go
         sdcstate.mark_unloaded(host)
     return 0
 

@@ -113,12 +113,22 @@ def module_available(host: Host, kernel: str) -> bool:
 
 
 def mark_loaded(host: Host, kernel: str) -> None:
+    forget_runtime(host)  # a freshly loaded driver remembers nothing (a crash may have left files)
     host.write_json(LOADED, {"pid": os.getpid(), "kernel": kernel})
 
 
 def mark_unloaded(host: Host) -> None:
+    """Unloading the module forgets its memory: systems added without --file, links, devices."""
+    forget_runtime(host)
     with contextlib.suppress(FileNotFoundError):
         host.path(LOADED).unlink()
+
+
+def forget_runtime(host: Host) -> None:
+    with locked(host):
+        for path in (RUNTIME_MDMS, LINKS, VOLUMES):
+            with contextlib.suppress(FileNotFoundError):
+                host.path(path).unlink()
 
 
 def is_loaded(host: Host) -> bool:

@@ -95,6 +95,13 @@ def test_runtime_registration_is_lost_on_reboot(plain_world, mdm):
     assert out.splitlines()[0] == "Retrieved 1 mdm(s)"
     assert f"MDM-ID {system_id} SDC ID {sdc_id} INSTALLATION ID " in out and f"IPs [0]-{mdm.ip}" in out
     assert "mdm " not in h.path(DRV_CFG).read_text()       # nothing persisted
+    # restarting the driver (module reload) forgets it as well; the MDM sees the SDC go and come back
+    h.stop_daemon("scini")
+    h.wait_for(lambda: not plain_world.system.sdc(guid=h.guid).connected, what="MDM sees the SDC go")
+    start_scini(h)
+    assert "Retrieved 0 mdm(s)" in h.run("drv_cfg", "--query_mdms").stdout
+    h.run("drv_cfg", "--add_mdm", "--ip", mdm.ip)
+    h.wait_for(lambda: connected(plain_world, h), what="SDC connected again")
     h.reboot()
     h.wait_for(lambda: not plain_world.system.sdc(guid=h.guid).connected, what="MDM sees the SDC go")
     start_scini(h)
