@@ -77,9 +77,16 @@ def install(words, opts) -> int:
                 except (PackageError, FileNotFoundError):
                     err(f"E: Unsupported file {path} given on commandline")
                     return 100
+            pinned = [n for n in names if "=" in n]
+            names = [n.split("=", 1)[0] for n in names]
             for name in names:
                 if catalogue.lookup("ubuntu", name) is None and not db.is_installed(name):
                     err(f"E: Unable to locate package {name}")
+                    return 100
+            for spec in pinned:  # apt-get install name=version
+                name, version = spec.split("=", 1)
+                if catalogue.lookup("ubuntu", name) != version:
+                    err(f"E: Version '{version}' for '{name}' was not found")
                     return 100
             # Dependencies of local archives come from the catalogue.
             batch = {a[1] for a in archives}

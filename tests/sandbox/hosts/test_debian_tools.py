@@ -41,10 +41,14 @@ def test_apt_get_installs_dependency_packages(ubuntu):
     assert "0 newly installed" in again.stdout
 
 
-def test_apt_get_unknown_package(ubuntu):
+def test_apt_get_unknown_package_and_versions(ubuntu):
     res = ubuntu("apt-get", "install", "-y", "no-such-package")
     assert res.returncode == 100
     assert "E: Unable to locate package no-such-package" in res.stderr
+    res = ubuntu("apt-get", "install", "-y", "unzip=9.9")
+    assert res.returncode == 100 and "E: Version '9.9' for 'unzip' was not found" in res.stderr
+    ubuntu.ok("apt-get", "install", "-y", "unzip=6.0-20ubuntu1.1")
+    assert ubuntu.ok("dpkg-query", "-W", "-f=${Version}", "unzip").stdout == "6.0-20ubuntu1.1"
 
 
 def test_dpkg_install_runs_scripts_with_callers_env_and_installs_files(ubuntu):
