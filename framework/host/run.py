@@ -4,7 +4,7 @@ stdin: one JSON object, the step's parameters; an optional ``"secrets"`` member 
 ``{"admin_password": "..."}``) is taken out first and only ever used in command environments,
 config files and ``scli --password``. stdout: one JSON line, the result (see :mod:`.step`), with
 secrets redacted. Exit code: 0 COMPLETE, 1 ERROR, 2 usage error (unknown step, stdin not a JSON
-object). ``--list`` prints the step names. Steps on one host are serialised by an exclusive lock
+object). ``--list`` prints the step names, ``--describe`` their parameters as JSON. Steps on one host are serialised by an exclusive lock
 on ``/run/lock/dcos-scaleio-step.lock`` (released by the kernel if the runner dies).
 """
 from __future__ import annotations
@@ -34,10 +34,22 @@ def run_step(name: str, params: dict, secrets: dict | None = None) -> dict:
     return execute(STEPS[name](), params, secrets)
 
 
+def describe() -> dict:
+    """Every step's parameters: ``{step: {param: {"check": name, "required": bool, "default": ...}}}``."""
+    out = {}
+    for name, cls in sorted(STEPS.items()):
+        out[name] = {p: {"check": getattr(e[0], "__name__", "check").lstrip("_"), "required": e[1],
+                         **({"default": e[2]} if len(e) > 2 else {})} for p, e in cls.PARAMS.items()}
+    return out
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv == ["--list"]:
         print("\n".join(sorted(STEPS)))
+        return 0
+    if argv == ["--describe"]:
+        print(json.dumps(describe(), indent=1, sort_keys=True))
         return 0
     if len(argv) != 1 or argv[0] not in STEPS:
         print(json.dumps({"status": "ERROR", "retryable": False,

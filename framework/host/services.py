@@ -7,6 +7,10 @@ from .hostcmd import Host, listening_ports
 
 __all__ = ["state", "wait_active", "is_active", "ensure_running", "restart", "stop_disable", "wait_port", "wait_until", "unit_text"]
 
+# A unit whose configuration was changed is marked here *before* the change and unmarked only after
+# it has (re)started, so a crash between writing a config and restarting never leaves a service
+# running with the old configuration (the next run sees the mark and restarts).
+PENDING_DIR = "/var/lib/dcos-scaleio/restart-pending"
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
 
 
@@ -62,6 +66,23 @@ def restart(host: Host, ctx, unit: str, why: str, timeout_s: float = 30.0) -> No
     if not wait_active(host, unit, timeout_s):
         raise StepError(host.failure(r, f"service {unit} does not come back after a restart"))
     ctx.changed(f"restarted {unit} ({why})")
+
+
+def mark_restart(host: Host, unit: str) -> None:
+    host.write_text(f"{PENDING_DIR}/{unit}", "restart pending\n", 0o644)
+
+
+def restart_pending(host: Host, unit: str) -> bool:
+    return host.exists(f"{PENDING_DIR}/{unit}")
+
+
+def settle(host: Host, ctx, unit: str, why: str, timeout_s: float = 30.0) -> None:
+    """Restart ``unit`` if a restart is pending and it runs, else make sure it runs; then unmark."""
+    if restart_pending(host, unit) and is_active(host, unit):
+        restart(host, ctx, unit, why, timeout_s)
+    else:
+        ensure_running(host, ctx, unit, timeout_s)
+    host.remove(f"{PENDING_DIR}/{unit}")
 
 
 def stop_disable(host: Host, ctx, unit: str) -> None:

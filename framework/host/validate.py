@@ -120,6 +120,7 @@ def one_of(*choices):
         if value not in choices:
             raise _Bad(f"must be one of {', '.join(map(str, choices))}")
         return value
+    check.__name__ = "one_of(" + ",".join(map(str, choices)) + ")"
     return check
 
 

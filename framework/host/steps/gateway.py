@@ -11,7 +11,10 @@
 """
 from __future__ import annotations
 
+import warnings
+
 from .. import services, validate as v
+from ..hostcmd import listening_ports
 from ..step import Step, StepError
 from .common import SCALEIO, spec
 from .mdm import conf_value, set_conf_value
@@ -55,7 +58,7 @@ class Gateway(Step):
         if not todo and self.stale_files(ctx):
             todo.append("config")
         for unit in ("lia", UNIT):
-            if not services.is_active(ctx.host, unit):
+            if not services.is_active(ctx.host, unit) or services.restart_pending(ctx.host, unit):
                 todo.append(unit)
         return todo
 
@@ -69,18 +72,18 @@ class Gateway(Step):
                                      verify_tls=tls)
         changed = []
         for path, (keys, mode) in self.wanted_files(ctx).items():
-            text = host.read_text(path)
+            old = host.read_text(path)
+            text = old
             for key, value in keys.items():
                 text = set_conf_value(text, key, value)
-            if host.write_text(path, text, mode):
+            if text != old or host.mode(path) != mode:
+                services.mark_restart(host, UNIT)
+                host.write_text(path, text, mode)
                 changed.append(path.rsplit("/", 1)[-1])
         if changed:
             ctx.changed("configured " + ", ".join(changed))
         services.ensure_running(host, ctx, "lia")
-        if changed and services.is_active(host, UNIT):
-            services.restart(host, ctx, UNIT, "configuration changed")
-        else:
-            services.ensure_running(host, ctx, UNIT)
+        services.settle(host, ctx, UNIT, "configuration changed")
 
     def verify(self, ctx):
         stale = self.stale_files(ctx)
@@ -89,6 +92,38 @@ class Gateway(Step):
         for unit in ("lia", UNIT):
             if not services.is_active(ctx.host, unit):
                 raise StepError(f"service {unit} is not active")
-        if not services.wait_port(ctx.params["port"], 30):
-            raise StepError(f"the gateway does not listen on TCP {ctx.params['port']}")
-        ctx.fact("gateway_port", ctx.params["port"])
+        port = ctx.params["port"]
+        if not services.wait_port(port, 30):
+            raise StepError(f"the gateway does not listen on TCP {port}")
+        self.check_login(ctx, port)
+        ctx.fact("gateway_port", port)
+
+    @staticmethod
+    def check_login(ctx, port: int, timeout_s: float = 30.0) -> None:
+        """``GET https://<listen address>:<port>/api/login`` as admin must return a token (phase 3c).
+
+        Certificate verification is off for this one request only: it goes to the gateway on this
+        very host, whose certificate is its own self-signed one; what is checked is the password.
+        """
+        import requests
+        import urllib3
+        addrs = [a for a in listening_ports().get(port, []) if a not in ("0.0.0.0", "::")] or ["127.0.0.1"]
+        url = f"https://{addrs[0]}:{port}/api/login"
+        last = {}
+
+        def logged_in():
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", urllib3.exceptions.InsecureRequestWarning)
+                    resp = requests.get(url, auth=("admin", ctx.secret("admin_password")), verify=False, timeout=10)
+            except requests.RequestException as exc:
+                last["why"] = f"{type(exc).__name__}"
+                return False
+            last["status"] = resp.status_code
+            return resp.status_code in (200, 401, 403)
+
+        if not services.wait_until(logged_in, timeout_s, 0.5):
+            raise StepError(f"the gateway at {url} does not answer ({last})")
+        if last["status"] != 200:
+            raise StepError(f"the gateway at {url} refuses the configured admin password "
+                            f"(HTTP {last['status']})", retryable=False)

@@ -58,7 +58,7 @@ class Mdm(Step):
             todo.append("package")
         elif conf_value(ctx.host.read_text(MDM_CONF), "actor_role_is_manager") != self.manager_flag(ctx):
             todo.append("role")
-        if not services.is_active(ctx.host, "mdm"):
+        if not services.is_active(ctx.host, "mdm") or services.restart_pending(ctx.host, "mdm"):
             todo.append("service")
         return todo
 
@@ -73,11 +73,11 @@ class Mdm(Step):
                 raise StepError(f"this MDM is part of a cluster with actor_role_is_manager={current}, "
                                 f"but the {ctx.params['role']} role needs {flag}; not changing a formed "
                                 "cluster's member", retryable=False)
+            services.mark_restart(ctx.host, "mdm")
             ctx.host.write_text(MDM_CONF, set_conf_value(ctx.host.read_text(MDM_CONF),
                                                          "actor_role_is_manager", flag), 0o644)
             ctx.changed(f"set actor_role_is_manager={flag}")
-            services.restart(ctx.host, ctx, "mdm", "role changed")
-        services.ensure_running(ctx.host, ctx, "mdm")
+        services.settle(ctx.host, ctx, "mdm", "role changed")
 
     def verify(self, ctx):
         if not services.is_active(ctx.host, "mdm"):

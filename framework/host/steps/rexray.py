@@ -106,7 +106,7 @@ class Rexray(Step):
                 todo.append("unit-order")
         if ctx.host.read_text(config) != self.render(ctx) or ctx.host.mode(config) != 0o600:
             todo.append("config")
-        if not services.is_active(ctx.host, unit):
+        if not services.is_active(ctx.host, unit) or services.restart_pending(ctx.host, unit):
             todo.append("service")
         return todo
 
@@ -126,15 +126,14 @@ class Rexray(Step):
         elif not host.exists(DCOS_BACKUP) and host.exists(DCOS_CONFIG):
             # Keep DC/OS's own config once, before our first write, so uninstall can restore it.
             host.write_text(DCOS_BACKUP, host.read_text(DCOS_CONFIG), 0o600)
-        config_changed = host.write_text(config, self.render(ctx), 0o600)
-        if config_changed:
+        text = self.render(ctx)
+        if host.read_text(config) != text or host.mode(config) != 0o600:
+            services.mark_restart(host, unit)
+            host.write_text(config, text, 0o600)
             ctx.changed(f"wrote {config}")
         if not services.is_active(host, "scini"):
             raise StepError("scini (the SDC driver) is not running: REX-Ray starts after it (run the sdc step)")
-        if config_changed and services.is_active(host, unit):
-            services.restart(host, ctx, unit, "configuration changed")
-        else:
-            services.ensure_running(host, ctx, unit)
+        services.settle(host, ctx, unit, "configuration changed")
 
     def verify(self, ctx):
         host = ctx.host

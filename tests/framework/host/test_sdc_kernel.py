@@ -14,8 +14,9 @@ def test_unsupported_kernel_is_reported_with_the_reboot_hint(world):
     agent = world.agent("oldkernel", "rhel", kernel=OLD_KERNEL)
     params = {"os_family": "rhel", "scaleio_version": VERSION, "mdm_ips": ["127.0.0.9"],
               "packages": world.packages("rhel", "sdc")}
+    assert agent.step("deps", {"os_family": "rhel"})["status"] == "COMPLETE"
     res = agent.step("sdc", params)
-    assert res["status"] == "ERROR" and res["retryable"] is False and res["_rc"] == 1
+    assert res["status"] == "ERROR" and res["retryable"] is False and res["_rc"] == 1, res["reason"]
     assert f"no scini module for the running kernel {OLD_KERNEL}" in res["reason"]
     assert res["facts"]["kernel"] == OLD_KERNEL and res["facts"]["reboot_needed"] is False
     assert not agent.active("scini")

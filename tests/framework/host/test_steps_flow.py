@@ -213,6 +213,17 @@ def test_rexray_config_is_deterministic_and_restarts_only_on_change(world, agent
     assert not any("restart" in c["argv"] for c in again["commands"])
     changed = ok(pri.step("rexray", rexray_params(world, pri, pri.ip, log_level="debug"), SECRETS), changed=True)
     assert any(c.startswith("restarted rexray") for c in changed["changes"])
+    # Interrupted between writing the config and restarting (here: scini is down, so the step stops
+    # there): the re-run still restarts REX-Ray, although the file on disk is already current.
+    pid = pri.sh("systemctl", "show", "-p", "MainPID", "rexray").stdout.strip()
+    assert pri.sh("systemctl", "stop", "scini").returncode == 0
+    stopped = pri.step("rexray", rexray_params(world, pri, pri.ip, log_level="info"), SECRETS)
+    assert stopped["status"] == "ERROR" and "scini" in stopped["reason"] and stopped["retryable"]
+    assert '"info"' in pri.read("/etc/rexray/config.yml")
+    assert pri.sh("systemctl", "start", "scini").returncode == 0
+    resumed = ok(pri.step("rexray", rexray_params(world, pri, pri.ip, log_level="info"), SECRETS), changed=True)
+    assert "restarted rexray (configuration changed)" in resumed["changes"]
+    assert pri.sh("systemctl", "show", "-p", "MainPID", "rexray").stdout.strip() != pid
     # DC/OS: the bundled dcos-rexray is configured (its unit copies rexray.conf), no second REX-Ray.
     ok(dcos, changed=True)
     assert "default-admin" in tb.read("/opt/mesosphere/etc/rexray.conf")
