@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 
-from . import containerizer, executor_api, flags as flagmod, volumes
+from . import agent_operator, containerizer, executor_api, flags as flagmod, volumes
 from . import resources as res
 from .agent_executors import AgentTask, Executor, ExecutorMixin
 from .httpserver import HttpServer, Response, json_response
@@ -271,6 +271,8 @@ class Agent(ExecutorMixin):
         path = request.path.rstrip("/") or "/"
         if path == "/api/v1/executor":
             return await executor_api.handle(self, request)
+        if path in ("/api/v1", "/api/v1/operator"):
+            return await agent_operator.handle(self, request)
         if path in ("/flags", "/slave(1)/flags"):
             return json_response({"flags": dict(self.config.flags)})
         if path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):

@@ -51,7 +51,8 @@ class MesosCluster:
     def __init__(self, state_dir, agents=(), *, masters=1, master_host="127.0.0.1", port=0, control_port=0,
                  heartbeat_interval=15.0, allocation_interval=1.0, version=DEFAULT_VERSION,
                  update_retry=(10.0, 600.0), agent_ping_timeout=75.0, offer_timeout=None, time_scale=1.0,
-                 simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5, zk=None):
+                 simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5, zk=None,
+                 credentials=None):
         self.state_dir = os.path.abspath(state_dir)
         self.specs = [a if isinstance(a, AgentSpec) else AgentSpec.from_dict(a) for a in agents]
         self.masters = max(1, int(masters))
@@ -67,7 +68,8 @@ class MesosCluster:
         self.zk = ZkPublisher(zk) if zk else None      # publish MasterInfo znodes for zk:// detection
         self.master = Master(self.clock, heartbeat_interval=heartbeat_interval,
                              allocation_interval=allocation_interval, version=version,
-                             agent_ping_timeout=agent_ping_timeout, offer_timeout=offer_timeout)
+                             agent_ping_timeout=agent_ping_timeout, offer_timeout=offer_timeout,
+                             credentials=credentials)
         self.master.operator = OperatorApi(self.master)
         self.agents = {}                # name -> Agent | SimAgent
         self.control = None

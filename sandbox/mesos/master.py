@@ -7,6 +7,8 @@ them through :class:`AgentRecord.agent` methods (``launch``, ``kill_task``, ``ac
 wire, exactly as mesos-http-api.md sections 1, 2 and 5 describe.
 """
 import asyncio
+import base64
+import hmac
 import logging
 
 from . import resources as res
@@ -42,11 +44,12 @@ class MasterEndpoint:
 
 class Master(LaunchMixin, ReconcileMixin, StateMixin):
     def __init__(self, clock, *, heartbeat_interval=15.0, allocation_interval=1.0, version=DEFAULT_VERSION,
-                 agent_ping_timeout=75.0, offer_timeout=None):
+                 agent_ping_timeout=75.0, offer_timeout=None, credentials=None):
         self.clock = clock
         self.heartbeat_interval = heartbeat_interval
         self.version = version
         self.agent_ping_timeout = agent_ping_timeout   # disconnected -> unreachable for checkpointing frameworks
+        self.credentials = dict(credentials or {})     # principal -> secret; non-empty enables HTTP auth
         self.endpoints = []
         self.leader = None              # index into endpoints, or None: "No leader elected"
         self.recovering = False         # answer 503 "Master has not finished recovery"
@@ -96,7 +99,26 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
             return Response(307, b"", headers={"Location": f"//{leader.host}:{leader.port}{path}"})
         return None
 
+    def authenticate(self, request):
+        """HTTP Basic framework authentication (only when credentials are configured): the principal,
+        or a 401 Response. None when authentication is off."""
+        if not self.credentials:
+            return None
+        header = request.header("authorization", "")
+        scheme, _, token = header.partition(" ")
+        try:
+            principal, _, secret = base64.b64decode(token.strip(), validate=True).decode().partition(":")
+        except (ValueError, UnicodeDecodeError):
+            principal, secret = None, None
+        if scheme.lower() != "basic" or principal not in self.credentials or \
+                not hmac.compare_digest(self.credentials[principal], secret):
+            return Response(401, "Unauthorized", headers={"WWW-Authenticate": 'Basic realm="mesos"'})
+        return principal
+
     async def scheduler_api(self, ep, request):
+        principal = self.authenticate(request)
+        if isinstance(principal, Response):
+            return principal
         answer = self.leader_check(ep, request.path)
         if answer is not None:
             return answer
@@ -106,6 +128,10 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
             call = check_transport(request)
             ctype, fid = validate_call(call)
             if ctype == "SUBSCRIBE":
+                wanted = call["subscribe"]["framework_info"].get("principal")
+                if principal is not None and wanted != principal:
+                    raise CallError(400, f"Authenticated principal '{principal}' does not match principal "
+                                         f"'{wanted}' set in `FrameworkInfo`")
                 check_accept(request)
                 if request.header("mesos-stream-id") is not None:
                     raise CallError(400, "Subscribe calls should not include the 'Mesos-Stream-Id' header")
@@ -113,6 +139,9 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
             fw = self.frameworks.get(fid)
             if fw is None:
                 raise CallError(400, "Framework cannot be found")
+            if principal is not None and fw.info.get("principal") != principal:
+                raise CallError(400, f"Authenticated principal '{principal}' does not match principal "
+                                     f"'{fw.info.get('principal')}' set in `FrameworkInfo`")
             if not fw.connected:
                 raise CallError(403, "Framework is not subscribed")
             sid = request.header("mesos-stream-id")
@@ -621,6 +650,11 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
             if answer is not None:
                 return answer
             return json_response(self.state(ep))
+        if path in ("/master/slaves", "/slaves", "/master/frameworks", "/frameworks", "/master/tasks", "/tasks"):
+            answer = self.leader_check(ep, request.path)
+            if answer is not None:
+                return answer
+            return json_response(self.state_part(path.rsplit("/", 1)[1], ep))
         if path in ("/master/teardown", "/teardown"):
             return await self.teardown_endpoint(ep, request)
         if path in ("/health", "/master/health"):

@@ -69,3 +69,13 @@ class StateMixin:
     def _offer_v0(self, o):
         return {"id": o.id, "framework_id": o.framework_id, "slave_id": o.agent_id,
                 "resources": self._bag_v0(o.bag)}
+
+    def state_part(self, which, ep):
+        """``/master/slaves``, ``/master/frameworks`` or ``/master/tasks``."""
+        state = self.state(ep)
+        if which == "slaves":
+            return {"slaves": state["slaves"], "recovered_slaves": []}
+        if which == "frameworks":
+            return {"frameworks": state["frameworks"], "completed_frameworks": state["completed_frameworks"],
+                    "unregistered_frameworks": []}
+        return {"tasks": [t for f in state["frameworks"] for t in f["tasks"]]}

@@ -26,7 +26,8 @@ class SchedulerProcess:
     """One pymesos scheduler in its own process (its own process group, so nothing leaks)."""
 
     def __init__(self, master, *, name="testfw", framework_id=None, roles=(), capabilities=(),
-                 failover_timeout=60.0, checkpoint=True, mode="auto", decline_seconds=1.0):
+                 failover_timeout=60.0, checkpoint=True, mode="auto", decline_seconds=1.0, principal=None,
+                 secret=None):
         argv = [sys.executable, str(HERE / "scheduler_main.py"), "--master", master, "--name", name,
                 "--failover-timeout", str(failover_timeout), "--mode", mode,
                 "--decline-seconds", str(decline_seconds)]
@@ -39,6 +40,10 @@ class SchedulerProcess:
         if checkpoint:
             argv.append("--checkpoint")
         env = dict(os.environ, PYTHONUNBUFFERED="1")
+        if principal:
+            # The secret travels in the environment, never on the command line.
+            argv += ["--principal", principal, "--secret-env", "TESTFW_SECRET"]
+            env["TESTFW_SECRET"] = secret or ""
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                      text=True, start_new_session=True, env=env)
         self.events = []

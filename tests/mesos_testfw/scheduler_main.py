@@ -11,6 +11,7 @@ Events: ``registered``, ``reregistered``, ``disconnected``, ``offers``, ``rescin
 """
 import argparse
 import json
+import os
 import sys
 import threading
 import traceback
@@ -243,6 +244,8 @@ def main():
     p.add_argument("--checkpoint", action="store_true")
     p.add_argument("--mode", default="auto")
     p.add_argument("--decline-seconds", type=float, default=1.0)
+    p.add_argument("--principal")
+    p.add_argument("--secret-env", help="name of the environment variable holding the secret")
     args = p.parse_args()
     framework = {"user": "root", "name": args.name, "failover_timeout": args.failover_timeout,
                  "checkpoint": args.checkpoint, "hostname": "localhost"}
@@ -254,7 +257,11 @@ def main():
     if args.framework_id:
         framework["id"] = {"value": args.framework_id}
     sched = TestScheduler(args.mode, args.decline_seconds)
-    driver = MesosSchedulerDriver(sched, framework, args.master, failover=True)
+    if args.principal:
+        framework["principal"] = args.principal
+    secret = os.environ.get(args.secret_env) if args.secret_env else None
+    driver = MesosSchedulerDriver(sched, framework, args.master, failover=True, principal=args.principal,
+                                  secret=secret)
     driver.start()
     emit(ev="started")
     command_loop(driver, sched)

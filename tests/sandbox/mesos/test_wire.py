@@ -303,3 +303,46 @@ def test_persistent_connection_survives_idle(cluster):
             time.sleep(0.2)
     finally:
         sock.close()
+
+
+def test_agent_operator_api_and_master_endpoints(cluster):
+    agent = cluster.agent("w0")
+    client = Client(f"{agent.ip}:{agent.port}")
+    try:
+        status, body, _ = client.call({"type": "GET_FLAGS"}, path="/api/v1")
+        flags = {f["name"]: f["value"] for f in json.loads(body)["get_flags"]["flags"]}
+        assert status == 200 and flags["work_dir"] == agent.work_dir
+        status, body, _ = client.call({"type": "GET_AGENT"}, path="/api/v1/operator")
+        assert json.loads(body)["get_agent"]["agent_info"]["id"] == {"value": agent.agent_id}
+        assert client.call({"type": "LAUNCH_NESTED_CONTAINER"}, path="/api/v1")[0] == 501
+    finally:
+        client.close()
+    client = Client(cluster.master_address)
+    try:
+        slaves = json.loads(client.call(None, {}, "GET", "/master/slaves")[1])["slaves"]
+        assert [s["id"] for s in slaves] == [agent.agent_id]
+        assert "frameworks" in json.loads(client.call(None, {}, "GET", "/master/frameworks")[1])
+    finally:
+        client.close()
+
+
+def test_http_framework_authentication(tmp_path_factory, schedulers):
+    c = make_cluster(tmp_path_factory, [], credentials={"scaleio": "s3cret"})
+    c.start()
+    client = Client(c.master_address)
+    try:
+        assert client.call(subscribe())[0] == 401
+        bad = base64.b64encode(b"scaleio:wrong").decode()
+        status, _, resp = client.call(subscribe(), dict(JSON, Authorization=f"Basic {bad}"))
+        assert status == 401 and resp.getheader("WWW-Authenticate").startswith("Basic")
+        good = dict(JSON, Authorization="Basic " + base64.b64encode(b"scaleio:s3cret").decode())
+        status, answer, _ = client.call(subscribe(dict(FW_INFO, principal="other")), good)
+        assert status == 400 and "does not match principal" in answer
+        s = schedulers(c.master_address, name="authed", principal="scaleio", secret="s3cret")
+        s.wait_ev("registered")
+        s.send("reconcile", task_ids=["x"])            # calls carry the credentials too
+        assert s.wait_ev("status", task_id="x")["state"] == "TASK_LOST"
+        s.stop(failover=False)
+    finally:
+        client.close()
+        c.stop()
