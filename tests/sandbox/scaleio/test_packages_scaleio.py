@@ -8,6 +8,7 @@ import socket
 import pytest
 import requests
 
+from dcos_scaleio.sandbox import hosts
 from dcos_scaleio.sandbox.mirror import Mirror
 from dcos_scaleio.sandbox.scaleio import packages
 from dcos_scaleio.sandbox.scaleio.hostside_agents import make_agent, run
@@ -191,13 +192,31 @@ def test_rexray_and_dvdcli_packages(agent):
     assert a.root.read_text("/usr/bin/rexray") is None
 
 
+def test_kernel_upgrade_without_scini_module_then_reboot(agent):
+    """A kernel the SDC package has no module for: after the reboot scini cannot load, the rest comes back."""
+    a = agent
+    kernel_pkg = "linux-image-5.4.0-99-generic" if a.family == "ubuntu" else "kernel-3.10.0-1199.el7.x86_64"
+    ok(run(a.root, ["apt-get", "-y", "install", kernel_pkg] if a.family == "ubuntu"
+           else ["yum", "-y", "install", kernel_pkg]))
+    a.root.reboot()
+    failed = hosts.boot(a.root)
+    assert failed == ["scini.service"]
+    assert not active(a, "scini") and active(a, "mdm") and active(a, "sds") and listening(a.ip, 443)
+    log = a.root.read_text("/var/log/sandbox/scini.service.log") or ""
+    assert "no driver for kernel" in log
+    res = run(a.root, ["/opt/emc/scaleio/sdc/bin/drv_cfg", "--query_guid"])
+    assert res.returncode == 1 and "Failed to open /dev/scini" in res.stderr
+
+
 def test_removal_needs_i_am_sure_and_leaves_config_behind(agent):
     a = agent
     res = a.remove("sdc")
     assert res.returncode != 0 and "I_AM_SURE" in res.stdout + res.stderr
-    assert installed(a, "sdc") and active(a, "scini")
+    assert installed(a, "sdc")
     ok(a.remove("sdc", I_AM_SURE="1"))
     assert not installed(a, "sdc") and not active(a, "scini")
+    assert a.root.read_text("/lib/systemd/system/scini.service" if a.family == "ubuntu"
+                            else "/usr/lib/systemd/system/scini.service") is None
     assert a.root.read_text("/opt/emc/scaleio/sdc/bin/drv_cfg") is None
     path = "/bin/emc/scaleio/drv_cfg.txt" if a.version.startswith("2.") else "/etc/emc/scaleio/drv_cfg.txt"
     assert "ini_guid" in a.root.read_text(path)     # the real package leaves drv_cfg.txt too
