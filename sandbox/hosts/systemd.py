@@ -795,7 +795,7 @@ def _spawn_supervisor(unit: Unit, argv, env: dict, extra_env: dict, policy: str)
     import sys
     from .tools import _layout
     core_parent, sandbox_parent = _layout()
-    code = (f"import sys\nsys.path.insert(0, {core_parent!r})\nimport dcos_scaleio\n"
+    code = (f"import sys\nsys.dont_write_bytecode = False\nsys.path.insert(0, {core_parent!r})\nimport dcos_scaleio\n"
             f"dcos_scaleio.__path__.append({sandbox_parent!r})\n"
             "from dcos_scaleio.sandbox.hosts.systemd import supervise_main\nsys.exit(supervise_main())\n")
     config = {"name": unit.name, "argv": argv, "policy": policy,

@@ -16,6 +16,7 @@ import sys
 FAST_TEMPLATE = """#!{python} -S
 # Sandbox stand-in for {prog}: installed by dcos_scaleio.sandbox.hosts (never on the machine itself).
 import sys
+sys.dont_write_bytecode = False  # cache compiled modules (in the agent's own upper dir, never the machine)
 sys.path.insert(0, {core_parent!r})
 import dcos_scaleio
 dcos_scaleio.__path__.append({sandbox_parent!r})  # dcos_scaleio.sandbox lives beside the core package
