@@ -65,7 +65,14 @@ class ExecutorMixin:
             await self._terminate(ex, reason="REASON_CONTAINER_LAUNCH_FAILED",
                                   message=f"Failed to launch container: {exc}")
             return
-        if ex.state == "terminated":    # killed meanwhile
+        if ex.state == "terminated":
+            # Destroyed while it was being prepared: undo what the preparation still did.
+            if ex.proc is not None:
+                containerizer.kill_session(ex.proc.pid)
+                await asyncio.to_thread(ex.proc.wait, 10)
+            for vol in ex.volumes:
+                await asyncio.to_thread(self.vols.unmount, self.root, vol)
+            ex.volumes = []
             return
         ex.state = "running"
         if ex.kind == "custom":

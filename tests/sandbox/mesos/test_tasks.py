@@ -289,3 +289,31 @@ def test_non_checkpointing_framework_environment(cluster, schedulers):
     assert env["MESOS_CHECKPOINT"] == "0"
     assert "MESOS_RECOVERY_TIMEOUT" not in env and "MESOS_SUBSCRIPTION_BACKOFF_MAX" not in env
     s.stop(failover=False)
+
+
+def test_kill_before_delivery(cluster, schedulers):
+    host = cluster.agent("a1").hostname
+    s = schedulers(cluster.master_address, name="early")
+    s.wait_ev("registered")
+    slow = executor_info("slow-ex")
+    slow["command"]["value"] = "sleep 3; " + slow["command"]["value"]     # subscribes only after 3 s
+    s.send("launch", tasks=[{"task_id": "early-0", "agent": host, "executor": slow}])
+    s.wait_ev("launched")
+    s.send("kill", task_id="early-0")
+    ev = s.wait_ev("status", task_id="early-0", state="TASK_KILLED")
+    assert ev["reason"] == "REASON_TASK_KILLED_DURING_LAUNCH" and ev["source"] == "SOURCE_AGENT"
+    # With nothing left to run, the agent shuts the executor down.
+    s.wait_ev("executor_lost", executor_id="slow-ex", timeout=20)
+    assert s.statuses("early-0") == ["TASK_KILLED"]
+    # Nothing of that executor survives in the agent (not even a process started late).
+    agent = cluster.agent("a1")
+    assert wait_until(lambda: not any("slow-ex" in _environ(p) for p in agent.root.pids()))
+    s.stop(failover=False)
+
+
+def _environ(pid):
+    try:
+        with open(f"/proc/{pid}/environ", "rb") as f:
+            return f.read().decode(errors="replace")
+    except OSError:
+        return ""
