@@ -153,3 +153,20 @@ def test_boot_makes_the_agent_resolve_its_own_name(tmp_path):
         assert root.read_text("/etc/hosts").count("127.0.77.7") == 1
     finally:
         root.destroy()
+
+
+def test_systemctl_basics_on_both_families(host):
+    unit_dir = "/lib/systemd/system" if host.family == "ubuntu" else "/usr/lib/systemd/system"
+    host.root.write_text(f"{unit_dir}/sleeper.service",
+                         "[Unit]\nDescription=Sleeper\n[Service]\nExecStart=/bin/sleep 300\n"
+                         "[Install]\nWantedBy=multi-user.target\n")
+    res = host.ok("systemctl", "enable", "--now", "sleeper")
+    assert f"Created symlink from /etc/systemd/system/multi-user.target.wants/sleeper.service to {unit_dir}/sleeper.service." in res.stderr
+    assert host.ok("systemctl", "is-active", "sleeper").stdout == "active\n"
+    assert host.ok("systemctl", "is-enabled", "sleeper").stdout == "enabled\n"
+    pid = int(host.ok("systemctl", "show", "-p", "MainPID", "--value", "sleeper").stdout)
+    assert pid in host.root.pids()
+    host.ok("systemctl", "disable", "--now", "sleeper")
+    res = host("systemctl", "is-active", "sleeper")
+    assert (res.returncode, res.stdout) == (3, "inactive\n")
+    assert pid not in host.root.pids()
