@@ -86,9 +86,9 @@ class Host:
         ``check=True`` raises :class:`CommandError` on a non-zero exit. A missing program or a
         timeout always raises (rc None / -9).
         """
-        argv = [str(a) for a in argv]
-        if not argv or not all(isinstance(a, str) for a in argv):
+        if not isinstance(argv, (list, tuple)) or not argv or not all(isinstance(a, str) for a in argv):
             raise ValueError("argv must be a non-empty list of strings")
+        argv = list(argv)
         full_env = dict(BASE_ENV)
         full_env.update({k: os.environ[k] for k in PASS_ENV if k in os.environ})
         full_env.update(env or {})
