@@ -50,7 +50,8 @@ OPTIONS = SWITCHES | {
     "sds_ip", "sds_ip_role", "sds_name", "sds_id", "sds_port", "device_path", "device_name", "device_id",
     "fault_set_name", "test_time",
     "sdc_ip", "sdc_id", "sdc_guid", "sdc_name",
-    "volume_name", "volume_id", "size_gb",
+    "volume_name", "volume_id", "size_gb", "new_sdc_name", "restricted_sdc_mode",
+    "object_type", "object_id", "object_name", "properties", "preset",
 }
 
 
@@ -545,6 +546,21 @@ def cmd_add_sdc(ctx: Ctx, mdm_ip: str):
     return [f"Successfully approved SDC {sdc_label(sdc)}. Object ID {sdc.id}"]
 
 
+def cmd_rename_sdc(ctx: Ctx, mdm_ip: str):
+    sdc = ctx.system.sdc(**sdc_selector(ctx))
+    name = ctx.need("new_name", "new_sdc_name")
+    ctx.system.rename_sdc(name, id=sdc.id)
+    return [f"Successfully renamed SDC {sdc.ip} to {name}"]
+
+
+def cmd_set_restricted_sdc_mode(ctx: Ctx, mdm_ip: str):
+    mode = ctx.need("restricted_sdc_mode").lower()
+    if mode not in ("enabled", "disabled"):
+        raise UsageError("--restricted_sdc_mode must be enabled or disabled")
+    ctx.system.set_restricted_sdc_mode(mode == "enabled")
+    return [f"Successfully set restricted SDC mode to {mode}"]
+
+
 def cmd_remove_sdc(ctx: Ctx, mdm_ip: str):
     sdc = ctx.system.sdc(**sdc_selector(ctx))
     ctx.system.remove_sdc(id=sdc.id)
@@ -632,6 +648,72 @@ def cmd_query_all_volumes(ctx: Ctx, mdm_ip: str):
     return lines
 
 
+# ------------------------------------------------------------------------------------------------
+# --query_properties: the parse-friendly listing (swisscom's provider reads it)
+# ------------------------------------------------------------------------------------------------
+def _properties_of(ctx: Ctx, kind: str) -> list[tuple[str, dict]]:
+    s = ctx.system
+    cluster = s.cluster()
+    if kind == "SYSTEM":
+        return [(cluster.system_id, {"ID": cluster.system_id, "NAME": cluster.system_name or "N/A",
+                                     "MDM_CLUSTER_MODE": cluster.mode, "INSTALLATION_ID": cluster.install_id,
+                                     "VERSION": cluster.version})]
+    if kind == "MDM":
+        return [(m.id, {"ID": m.id, "NAME": m.name, "IPS": ",".join(m.ips),
+                        "MGMT_IPS": ",".join(m.management_ips) or "N/A", "PORT": m.port,
+                        "ROLE": "MDM_ROLE_MANAGER" if m.role == "manager" else "MDM_ROLE_TIE_BREAKER",
+                        "IS_STANDBY": "Yes" if m.status == "standby" else "No",
+                        "STATUS": m.status.upper()}) for m in cluster.members]
+    if kind == "PROTECTION_DOMAIN":
+        return [(p.id, {"ID": p.id, "NAME": p.name, "STATE": p.state}) for p in s.protection_domains()]
+    if kind == "STORAGE_POOL":
+        return [(p.id, {"ID": p.id, "NAME": p.name, "PROTECTION_DOMAIN_ID": p.protection_domain_id,
+                        "MEDIA_TYPE": p.media_type, "ZERO_PADDING_ENABLED": "Yes" if p.zero_padding else "No",
+                        "SPARE_PERCENT": p.spare_percentage}) for p in s.storage_pools()]
+    if kind == "SDS":
+        devices = s.devices()
+        return [(x.id, {"ID": x.id, "NAME": x.name, "IPS": ",".join(x.ip_list),
+                        "PROTECTION_DOMAIN_ID": x.protection_domain_id, "PORT": x.port,
+                        "DEVICE_ID_LIST": ",".join(d.id for d in devices if d.sds_id == x.id) or "N/A"})
+                for x in s.sds_list()]
+    if kind == "DEVICE":
+        return [(d.id, {"ID": d.id, "NAME": d.name or "N/A", "SDS_ID": d.sds_id, "ORIGINAL_PATH": d.path,
+                        "CURRENT_PATH": d.path, "STORAGE_POOL_ID": d.storage_pool_id,
+                        "CAPACITY_LIMIT": d.size_kb}) for d in s.devices()]
+    if kind == "SDC":
+        return [(c.id, {"ID": c.id, "NAME": c.name or "N/A", "IP": c.ip, "GUID": c.guid,
+                        "STATE": "Connected" if c.connected else "Disconnected",
+                        "APPROVED": "Yes" if c.approved else "No"}) for c in s.sdcs()]
+    if kind == "VOLUME":
+        return [(v.id, {"ID": v.id, "NAME": v.name, "SIZE": v.size_kb, "STORAGE_POOL_ID": v.storage_pool_id,
+                        "TYPE": "THIN_PROVISIONED" if v.thin else "THICK_PROVISIONED",
+                        "MAPPED_SDC_ID_LIST": ",".join(v.mapped_sdc_ids) or "N/A"}) for v in s.volumes()]
+    raise InvalidParameter(f"Invalid object type: {kind}")
+
+
+def cmd_query_properties(ctx: Ctx, mdm_ip: str):
+    kind = ctx.need("object_type").upper()
+    objects = _properties_of(ctx, kind)
+    if not ctx.flag("all_objects"):
+        wanted_id, wanted_name = ctx.opt("object_id"), ctx.opt("object_name")
+        if not (wanted_id or wanted_name):
+            raise UsageError("Missing parameter: --all_objects, --object_id or --object_name")
+        objects = [(oid, props) for oid, props in objects
+                   if oid == wanted_id or (wanted_name and props.get("NAME") == wanted_name)]
+    # --properties A,B,...; otherwise (--preset ALL) every property
+    names = [p.upper() for p in split_list(ctx.opt("properties"))] or None
+    if not objects:
+        return ["No objects returned"]
+    lines = []
+    for oid, props in objects:
+        unknown = [n for n in names or () if n not in props]
+        if unknown:
+            raise InvalidParameter(f"Invalid property for {kind}: {unknown[0]}")
+        lines.append(f"{kind} {oid}:")
+        lines += [f"\t{name:<50} {props[name]}" for name in (names or props)]
+    return lines
+
+
 @dataclass(frozen=True)
 class Command:
     run: Callable
@@ -667,6 +749,9 @@ COMMANDS = {
     "query_all_sdc": Command(cmd_query_all_sdc),
     "add_sdc": Command(cmd_add_sdc),
     "remove_sdc": Command(cmd_remove_sdc),
+    "rename_sdc": Command(cmd_rename_sdc),
+    "set_restricted_sdc_mode": Command(cmd_set_restricted_sdc_mode),
+    "query_properties": Command(cmd_query_properties),
     "add_volume": Command(cmd_add_volume),
     "map_volume_to_sdc": Command(cmd_map_volume_to_sdc),
     "unmap_volume_from_sdc": Command(cmd_unmap_volume_from_sdc),

@@ -169,6 +169,17 @@ def test_protection_domain_pool_sds_devices(cluster, plain_world, listen):
         m1.run("scli", "--remove_sds_device", "--sds_name", "sds-a", "--device_path", "/dev/sdc"))
     out = ok(m1.run("scli", "--query_storage_pool", "--protection_domain_name", "pd1", "--storage_pool_name", "sp1"))
     assert "300 GB (307200 MB) total capacity" in out
+    # the parse-friendly listing
+    out = ok(m1.run("scli", "--query_properties", "--object_type", "SDS", "--all_objects",
+                    "--properties", "NAME,IPS,DEVICE_ID_LIST"))
+    assert out.count("SDS ") == 3 and f"IPS{' ' * 48}{a.ip}" in out
+    out = ok(m1.run("scli", "--query_properties", "--object_type", "DEVICE", "--all_objects",
+                    "--properties", "ORIGINAL_PATH,STORAGE_POOL_ID"))
+    assert out.count("ORIGINAL_PATH") == 3 and "/dev/sdb" in out
+    out = ok(m1.run("scli", "--query_properties", "--object_type", "MDM", "--all_objects", "--preset", "ALL"))
+    assert out.count("MDM_ROLE_MANAGER") == 2 and out.count("MDM_ROLE_TIE_BREAKER") == 1
+    assert ok(m1.run("scli", "--query_properties", "--object_type", "VOLUME", "--all_objects")).strip() == \
+        "No objects returned"
 
 
 def test_volumes_and_sdc_mapping(cluster, plain_world):
@@ -181,6 +192,11 @@ def test_volumes_and_sdc_mapping(cluster, plain_world):
     system.register_sdc(guid, client.ip)
     out = ok(m1.run("scli", "--query_all_sdc"))
     assert f"IP: {client.ip} State: Connected GUID: {guid}" in out
+    ok(m1.run("scli", "--rename_sdc", "--sdc_ip", client.ip, "--new_name", "client-1"))
+    assert "Name: client-1" in ok(m1.run("scli", "--query_all_sdc"))
+    ok(m1.run("scli", "--set_restricted_sdc_mode", "--restricted_sdc_mode", "enabled"))
+    assert "MDM restricted SDC mode: Enabled" in ok(m1.run("scli", "--query_all_sdc"))
+    ok(m1.run("scli", "--set_restricted_sdc_mode", "--restricted_sdc_mode", "disabled"))
     out = ok(m1.run("scli", "--add_volume", "--protection_domain_name", "pd1", "--storage_pool_name", "sp1",
                     "--size_gb", "5", "--volume_name", "vol1", "--thin_provisioned"))
     assert out.splitlines()[0] == "Rounding up the volume size to 8 GB"
