@@ -40,6 +40,14 @@ import time
 from .families import load_json, write_json_atomic
 
 UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/lib/systemd/system", "/usr/lib/systemd/system")
+_RHEL_UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/lib/systemd/system", "/lib/systemd/system")
+
+
+def unit_dirs() -> tuple:
+    """The unit search path in the family's own spelling: on merged-/usr hosts /lib and /usr/lib are
+    one directory, and the family decides which name systemctl prints (/usr/lib on CentOS 7)."""
+    from .families import host_config
+    return _RHEL_UNIT_DIRS if host_config()["os_family"] == "rhel" else UNIT_DIRS
 SYSV_DIR = "/etc/init.d"
 STATE_DIR = "/run/sandbox/systemd"
 LOG_DIR = "/var/log/sandbox"
@@ -73,7 +81,7 @@ def unit_name(name: str) -> str:
 # ---------------------------------------------------------------------------------------- unit files
 def find_unit_file(name: str) -> str | None:
     seen = set()
-    for d in UNIT_DIRS:
+    for d in unit_dirs():
         path = os.path.join(d, name)
         real = os.path.realpath(path)
         if real in seen:
@@ -86,7 +94,7 @@ def find_unit_file(name: str) -> str | None:
 
 def _dropins(name: str) -> list[str]:
     out = []
-    for d in UNIT_DIRS:
+    for d in unit_dirs():
         dd = os.path.join(d, name + ".d")
         if os.path.isdir(dd):
             out += [os.path.join(dd, f) for f in sorted(os.listdir(dd)) if f.endswith(".conf")]
@@ -207,7 +215,7 @@ def _sysv_unit(name: str) -> Unit | None:
 
 def all_unit_names() -> list[str]:
     names = set()
-    for d in UNIT_DIRS:
+    for d in unit_dirs():
         if os.path.isdir(d):
             names |= {f for f in os.listdir(d) if re.search(r"\.(service|target)$", f)}
     return sorted(names)
@@ -448,7 +456,7 @@ class Manager:
     def _wanted_by_links(self, name: str) -> list[str]:
         """Units enabled into this one (``<name>.wants/``, ``<name>.requires/`` symlinks)."""
         out = []
-        for d in UNIT_DIRS:
+        for d in unit_dirs():
             for kind in ("wants", "requires"):
                 dd = os.path.join(d, f"{name}.{kind}")
                 if os.path.isdir(dd):
@@ -752,7 +760,7 @@ def enabled_state(name: str) -> str:
 def enabled_units() -> list[str]:
     """Units enabled into the boot targets (what a boot starts)."""
     found = []
-    for d in UNIT_DIRS:
+    for d in unit_dirs():
         for target in BOOT_TARGETS:
             for kind in ("wants", "requires"):
                 dd = os.path.join(d, f"{target}.{kind}")
