@@ -94,10 +94,8 @@ class Agent(ExecutorMixin):
     async def start(self):
         os.makedirs(self.work_dir, exist_ok=True)
         await asyncio.to_thread(self.root.start)
-        agent_json = self.root.path("/etc/sandbox/agent.json")
-        agent_json.parent.mkdir(parents=True, exist_ok=True)
-        agent_json.write_text(json.dumps({"name": self.name, "hostname": self.spec.hostname, "ip": self.ip,
-                                          "control_url": self.control_url}) + "\n")
+        self.root.write_text("/etc/sandbox/agent.json", json.dumps({
+            "name": self.name, "hostname": self.spec.hostname, "ip": self.ip, "control_url": self.control_url}) + "\n")
         marker = flagmod.DCOS_BASE if self.flavour == "dcos" else flagmod.PLAIN_DIR + "/work_dir"
         if self.root.read_text(marker) is None:
             flagmod.write_flags(self.root, self.flavour, self.spec.initial_flags(self.work_dir))

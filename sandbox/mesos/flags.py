@@ -66,16 +66,9 @@ def read_flags(root, flavour):
         flags.update(_parse_env_file(root.read_text(DCOS_OVERRIDE)))
         return flags
     flags = {}
-    directory = root.path(PLAIN_DIR)
-    names = set()
-    if directory.is_dir():
-        names |= {p.name for p in directory.iterdir()}
-    try:
-        import os
-        names |= set(os.listdir(f"/proc/{root.holder_pid}/root{PLAIN_DIR}")) if root.holder_pid else set()
-    except OSError:
-        pass
-    for name in sorted(names):
+    directory = root.path(PLAIN_DIR)     # the agent's own view while it runs (upper dir otherwise)
+    names = sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []
+    for name in names:
         text = root.read_text(f"{PLAIN_DIR}/{name}")
         if text is None:
             continue
@@ -93,14 +86,10 @@ def write_flags(root, flavour, flags):
         base = {k: v for k, v in flags.items() if k not in ("attributes",)}
         override = {k: v for k, v in flags.items() if k in ("attributes",)}
         for path, values in ((DCOS_BASE, base), (DCOS_OVERRIDE, override)):
-            target = root.path(path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text("".join(f"MESOS_{k.upper()}={v}\n" for k, v in values.items()))
+            root.write_text(path, "".join(f"MESOS_{k.upper()}={v}\n" for k, v in values.items()))
         return
-    directory = root.path(PLAIN_DIR)
-    directory.mkdir(parents=True, exist_ok=True)
     for name, value in flags.items():
-        (directory / name).write_text(f"{value}\n")
+        root.write_text(f"{PLAIN_DIR}/{name}", f"{value}\n")
 
 
 def default_flags(*, ip, hostname, port, work_dir, resources, attributes, role, flavour, isolation=None,
