@@ -171,7 +171,8 @@ def check_params(params, spec: dict) -> dict:
     errors, out = {}, {}
     for name, entry in spec.items():
         checker, required = entry[0], entry[1]
-        if params.get(name) is None:
+        # An empty string means "not configured" (options default to ""), like a missing key.
+        if params.get(name) is None or params.get(name) == "":
             if required:
                 errors[name] = "is required"
             elif len(entry) > 2:
