@@ -261,3 +261,37 @@ def test_zookeeper_master_detection_follows_leader_change(tmp_path_factory, sche
             s.stop(failover=False)
         finally:
             c.stop()
+
+
+def test_control_api_endpoints(cluster):
+    import urllib.error
+    import urllib.request
+    base = cluster.control.url
+
+    def post(path, body=None):
+        req = urllib.request.Request(f"{base}/{path}", data=json.dumps(body or {}).encode(), method="POST",
+                                     headers={"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(req, timeout=30) as resp:
+                return resp.status, json.loads(resp.read() or b"null")
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.read().decode()
+
+    status, added = post("agents", {"name": "via-control", "attributes": {"rack": "r9"}})
+    assert status == 200 and added["state"] == "running" and added["attributes"] == {"rack": "r9"}
+    assert post("agents", {"name": "bad", "colour": "red"})[0] == 400
+    assert post("agents/nope/restart")[0] == 404
+    assert post("agents/via-control/stop")[1]["state"] == "stopped"
+    assert _connect_refused(added["ip"], 5051)
+    assert post("agents/via-control/start", {"wait": True})[1]["state"] == "running"
+    assert post("agents/via-control/partition")[0] == 200
+    assert next(a for a in cluster.master_state()["slaves"] if a["id"] == added["id"])["state"] == "unreachable"
+    assert post("agents/via-control/heal")[0] == 200
+    assert post("frameworks/drop", {"framework_id": None})[0] == 200
+    assert post("time_scale", {"scale": 2})[0] == 200 and cluster.clock.scale == 2
+    assert post("time_scale", {"scale": 1})[0] == 200
+    assert post("master/recovering", {"value": False})[0] == 200
+    assert post("agents/via-control/remove")[1] == {"removed": True}
+    assert "via-control" not in cluster.agents
+    with urllib.request.urlopen(f"{base}/state", timeout=10) as resp:
+        assert json.loads(resp.read())["master"] == cluster.master_address
