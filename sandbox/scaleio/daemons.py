@@ -146,6 +146,16 @@ def send_line(conn, obj) -> None:
     conn.sendall(json.dumps(obj).encode() + b"\n")
 
 
+def ask(ip: str, port: int, obj: dict, timeout: float = 3.0) -> dict | None:
+    """One request/reply on a daemon's line protocol; None if nothing answers."""
+    try:
+        with socket.create_connection((ip, port), timeout=timeout) as conn:
+            send_line(conn, obj)
+            return next(read_lines(conn), None)
+    except OSError:
+        return None
+
+
 def notify_ready() -> None:
     """Tell the service manager the daemon is ready (``Type=notify``): ``systemctl start`` returns only
     then, so a started unit is really listening, as with the real daemons' init scripts."""
@@ -201,9 +211,12 @@ class MdmService:
         svc.stop()
     """
 
-    def __init__(self, ip: str, system, name: str | None = None):
+    def __init__(self, ip: str, system, role: str | None = None):
+        """``role``: what the MDM package was installed as (``"manager"``/``"tb"``, from conf.txt);
+        None accepts either when the MDM is added to the cluster."""
         from dcos_scaleio.sandbox.scaleio import sysview
         self.ip = ip
+        self.role = role
         self.view = sysview.SystemView(system)
         self.member_port = Listener(ip, MDM_PORT, self._serve_member)
         self.mgmt_port = Listener(ip, MDM_MGMT_PORT, lambda conn: conn.recv(1))
@@ -246,7 +259,7 @@ class MdmService:
             for msg in read_lines(conn):
                 op = msg.get("op")
                 if op == "ping":
-                    send_line(conn, {"ok": True, "member": self.view.is_member(self.ip)})
+                    send_line(conn, {"ok": True, "member": self.view.is_member(self.ip), "role": self.role})
                 elif op == "sdc_hello":
                     if not self.view.is_member(self.ip):
                         send_line(conn, {"ok": False, "error": "This MDM is not attached to a system."})
@@ -267,7 +280,9 @@ class MdmService:
 def run_mdm(host: hostside.Host) -> int:
     from dcos_scaleio.sandbox.scaleio import sysview
     stopper = Stopper()
-    service = MdmService(host.ip, sysview.open_system(host, "mdm")).start()
+    conf = read_conf(host, MDM_CONF)
+    role = {"1": "manager", "0": "tb"}.get(conf.get("actor_role_is_manager", "1"), "manager")
+    service = MdmService(host.ip, sysview.open_system(host, "mdm"), role=role).start()
     notify_ready()
     stopper.wait(None)
     service.stop()

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from dcos_scaleio.sandbox.scaleio import hostside, probe, sysview
-from dcos_scaleio.sandbox.scaleio.errors import InvalidParameter, NoCluster, NotFound, ScaleIOError
+from dcos_scaleio.sandbox.scaleio.errors import InvalidParameter, InvalidState, NoCluster, NotFound, ScaleIOError
 from dcos_scaleio.sandbox.scaleio.records import KB_PER_GB
 
 SESSION_TTL_S = 8 * 3600
@@ -265,6 +265,13 @@ def cmd_add_standby_mdm(ctx: Ctx, mdm_ip: str):
     port = int(ctx.opt("new_mdm_port", probe.MDM_PORT))
     if sysview.mdm_unreachable(ctx.system, new_ip):
         raise ScaleIOError(f"Could not connect to the MDM at {new_ip}:{port}")
+    from dcos_scaleio.sandbox.scaleio.daemons import ask
+    reply = ask(split_list(new_ip)[0], port, {"op": "ping"}) or {}
+    installed = reply.get("role")
+    if installed and installed != role:
+        kind = {"manager": "a manager", "tb": "a tie-breaker"}
+        raise InvalidState(f"The MDM at {new_ip} was installed as {kind[installed]} "
+                           f"(actor_role_is_manager); it cannot be added with role {role}")
     mdm = ctx.system.add_standby_mdm(split_list(new_ip)[0], role=role, management_ip=mgmt,
                                      name=ctx.opt("new_mdm_name"), port=port)
     return [f"Successfully added a standby MDM. Object ID 0x{mdm.id}"]

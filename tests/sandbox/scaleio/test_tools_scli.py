@@ -22,7 +22,10 @@ def ok(proc):
 def mdms(plain_world):
     """Three MDM hosts (mdm1, mdm2, tb1) with their mdm daemons running, no cluster yet."""
     hosts = [plain_world.host(n) for n in ("mdm1", "mdm2", "tb1")]
-    for h in hosts:
+    for h, role in zip(hosts, "110"):   # what MDM_ROLE_IS_MANAGER wrote at install
+        conf = h.path("/opt/emc/scaleio/mdm/cfg/conf.txt")
+        conf.parent.mkdir(parents=True, exist_ok=True)
+        conf.write_text(f"actor_role_is_manager={role}\n")
         h.start_daemon("mdm")
     for h in hosts:
         h.wait_port(9011)
@@ -46,6 +49,8 @@ def cluster(mdms, plain_world):
     assert "Successfully added a standby MDM" in ok(m1.run(
         "scli", "--add_standby_mdm", "--new_mdm_ip", m2.ip, "--mdm_role", "manager",
         "--new_mdm_management_ip", m2.ip, "--new_mdm_name", "mdm2", "--approve_certificate"))
+    proc = m1.run("scli", "--add_standby_mdm", "--new_mdm_ip", tb.ip, "--mdm_role", "manager")
+    assert proc.returncode == 7 and "installed as a tie-breaker" in proc.stderr
     ok(m1.run("scli", "--add_standby_mdm", "--new_mdm_ip", tb.ip, "--mdm_role", "tb", "--new_mdm_name", "tb1"))
     assert "Successfully switched the cluster mode" in ok(m1.run(
         "scli", "--switch_cluster_mode", "--cluster_mode", "3_node", "--add_slave_mdm_name", "mdm2",
