@@ -25,6 +25,7 @@ from collections import deque
 from ..options import OS_FAMILIES
 from ..options import patterns
 from . import agents as agentsel
+from . import uninstall as uninstall_plan
 from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, CancelAction, DeclineOffer, KillTask, LaunchHostStep,
                         RestartAgent, Revive, RunClusterAction, ScheduleWakeup, Suppress)
 from .events import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed, ClusterActionResult,
@@ -71,8 +72,9 @@ class RequestRejected(ValueError):
 class Engine:
     """The deploy plan and everything needed to drive it. See the module docstring."""
 
-    def __init__(self, options, errors=()):
+    def __init__(self, options, errors=(), uninstall: bool = False):
         self.options = options
+        self.uninstall = uninstall     # the deploy plan is the uninstall plan (SDK convention)
         self.plan = Plan(DEPLOY, Strategy.DEPENDENCY)
         self.plans = {DEPLOY: self.plan}
         self.steps: dict[str, Step] = {}
@@ -111,6 +113,9 @@ class Engine:
 
     # ------------------------------------------------------------------ construction
     def _build_skeleton(self):
+        if self.uninstall:
+            uninstall_plan.build_skeleton(self)
+            return
         o = self.options
         self.mdm_phase = None
         if o.scaleio.provisioning:
@@ -169,14 +174,22 @@ class Engine:
         self.nodes[info.hostname] = node
         self.by_agent[info.agent_id] = info.hostname
         self._dirty.add(node)
+        if record:
+            self._load_node_record(node, record)
+        if self.uninstall:
+            if self.options.uninstall.level != "framework":
+                node.phase = self.plan.add(Phase(info.hostname, self.plan, Strategy.DEPENDENCY),
+                                           before=self.plan.phases[-1])   # deregister stays last
+            uninstall_plan.add_node_steps(self, node)
+            return node
         ph = node.phase = self.plan.add(Phase(info.hostname, self.plan, Strategy.DEPENDENCY))
         h = info.hostname
         deps = node.steps["deps"] = self._new_step(ph, f"{h}/deps", f"{h}:[deps]", HOST, "deps", h)
         if record:
-            node.present, node.os_family = record["present"], record["os_family"]
-            node.restarting, node.refused = record["restarting"], dict(record["refused"])
-            specs = [agentsel.DeviceSpec(*d) for d in record["devices"]]
-            wants_sds = record["sds"]
+            specs = list(node.devices.values())
+            node.devices = {}
+            wants_sds = node.sds
+            node.sds = False
         else:
             specs, node.refused = agentsel.configured_devices(o, info)
             wants_sds = bool(specs) or o.devices.discovery.enabled
@@ -193,6 +206,13 @@ class Engine:
         if info.attributes.get(o.scaleio.provision.persona_attribute):
             self._attributed += 1
         return node
+
+    @staticmethod
+    def _load_node_record(node: Node, record: dict):
+        node.present, node.os_family = record["present"], record["os_family"]
+        node.restarting, node.refused = record["restarting"], dict(record["refused"])
+        node.sds = record["sds"]
+        node.devices = {d[0]: agentsel.DeviceSpec(*d) for d in record["devices"]}
 
     def _add_sds(self, node: Node):
         if node.sds and "sds" in node.steps:
@@ -234,6 +254,13 @@ class Engine:
             self._wants_offers = False
             return out
         self._fresh = []
+        if self.uninstall and self.mdm_phase is not None and not self.mdm_slots:
+            for step in self.mdm_phase.steps:
+                if step.state is P:
+                    step.message = "no MDM agents were recorded: nothing to remove"
+                    step.finished = now
+                    self._move(step, "skip")
+                    self._completed(step)
         for step in list(self.steps.values()):
             if (step.state is S1 and step.kind == CLUSTER) or step.stage == "verify":
                 # In flight when the previous scheduler stopped: ask again (actions are idempotent).
@@ -310,10 +337,11 @@ class Engine:
         return step.state_record() if step else None
 
     @classmethod
-    def restore(cls, options, records: dict) -> "Engine":
+    def restore(cls, options, records: dict, uninstall: bool = False) -> "Engine":
         """Rebuild an engine from ``snapshot()`` / accumulated ``drain_changes()`` records.
-        Call ``resume(now)`` next. Unknown record versions raise ValueError."""
-        eng = cls(options)
+        Call ``resume(now)`` next. Unknown record versions raise ValueError. With ``uninstall``
+        the plan is the uninstall plan over the recorded nodes (deploy step records are ignored)."""
+        eng = cls(options, uninstall=uninstall)
         meta = records.get("meta") or {}
         if meta and meta.get("version") != RECORD_VERSION:
             raise ValueError(f"unsupported engine record version {meta.get('version')}")
@@ -595,6 +623,12 @@ class Engine:
                      module={"url": module.url, "sha256": module.sha256} if module else None,
                      mesos_version=node.info.mesos_version, allow_restart=o.agents.allow_restart,
                      docker_volume_checkpoint_dir=o.isolator.docker_volume_checkpoint_dir)
+        if action in ("mdm-remove", "gateway-remove"):
+            p["role"] = step.params["role"]
+        if action == "dvdi-remove":
+            p["allow_restart"] = o.agents.allow_restart
+        if action == "sds-uninstall":
+            p["wipe_devices"] = list(step.params.get("wipe_devices", ()))
         if action == "deps":
             p["discover_disks"] = o.devices.discovery.enabled and node.sds
             p["mdm"] = bool(node.mdm_slot)
@@ -613,7 +647,7 @@ class Engine:
 
     # ------------------------------------------------------------------ MDM placement
     def _try_assign(self):
-        if not self.options.scaleio.provisioning or self.mdm_slots:
+        if not self.options.scaleio.provisioning or self.mdm_slots or self.uninstall:
             return
         choice = agentsel.choose_mdms(self.options, (n.info for n in self.nodes.values() if n.present))
         if choice.slots:
@@ -630,8 +664,11 @@ class Engine:
             self.mdm_waiting = choice.waiting
 
     def _assign(self, slots: dict, evaluate: bool):
-        self.mdm_slots = slots
         self._dirty.add("meta")
+        if self.uninstall:
+            uninstall_plan.assign(self, slots)
+            return
+        self.mdm_slots = slots
         for slot, host in slots.items():
             node = self.nodes[host]
             node.mdm_slot = slot
@@ -699,6 +736,9 @@ class Engine:
 
     def _agent_added(self, info: AgentInfo):
         node = self.nodes.get(info.hostname)
+        if node is None and self.uninstall:
+            self.ignored[info.hostname] = "the service is uninstalling"
+            return
         if node is None:
             ok, why = agentsel.select(self.options, info)
             if not ok:
@@ -716,11 +756,12 @@ class Engine:
         node.info = info
         node.present = True
         self._dirty.add(node)
-        specs, refused = agentsel.configured_devices(self.options, info)
-        node.refused.update({p: r for p, r in refused.items() if p not in node.devices})
-        for spec in specs:
-            if spec.path not in node.devices:
-                self._add_device(node, spec)
+        if not self.uninstall:
+            specs, refused = agentsel.configured_devices(self.options, info)
+            node.refused.update({p: r for p, r in refused.items() if p not in node.devices})
+            for spec in specs:
+                if spec.path not in node.devices:
+                    self._add_device(node, spec)
         running = node.running
         if node.restarting and running is not None and running.stage == "restart":
             # The agent is back from the restart the step asked for: verify before completing.
@@ -728,7 +769,7 @@ class Engine:
             running.message = "verifying the agent after its restart"
             self.actions.pop(running.action_id, None)
             self._launch_verify(running)
-        if self.options.scaleio.provisioning and not self.mdm_slots:
+        if self.options.scaleio.provisioning and not self.mdm_slots and not self.uninstall:
             self._note_candidate(info)
         for step in list(node.steps.values()):
             if step.state in (P, R):
@@ -894,6 +935,8 @@ class Engine:
                 self._fail(step, f"timed out after {timeout} s")
 
     def _on_device(self, ev: DeviceRequested):
+        if self.uninstall:
+            raise RequestRejected("node", "the service is uninstalling", 409)
         node = self.nodes.get(ev.hostname)
         if node is None:
             raise RequestRejected("node", f"unknown node {ev.hostname!r}", 404)

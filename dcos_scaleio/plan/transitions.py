@@ -38,6 +38,7 @@ TABLE = (
     Transition((D,), "backoff_elapsed", R, "the backoff time passed (a tick with now >= retry_at)"),
     Transition(ALL, "restart", P, "operator restart/stop (a running task is killed); attempts reset"),
     Transition(ALL, "force_complete", C, "operator force-complete (a running task is killed)"),
+    Transition((P,), "skip", C, "uninstall: nothing was recorded for the step to remove (no MDM placement)"),
 )
 
 TRIGGERS = tuple(dict.fromkeys(t.trigger for t in TABLE))

@@ -634,3 +634,10 @@ def test_agent_that_never_returns_times_out_and_frees_the_restart_slot(kit):
     assert w.step("h1/dvdi").reason == "timed out after 100 s"
     assert [r.hostname for r in w.restarts] == ["h2"]      # queued h2 did not time out meanwhile
     assert not w.engine.nodes["h1"].restarting and w.engine.restarting == "h2"
+
+
+def test_element_ids_are_uuid5():
+    import uuid
+    from dcos_scaleio.plan.model import _NS, element_id
+    for key in ("h1/deps", "deploy/cluster", "nöde/device:/dev/sdb", ""):
+        assert element_id(key) == str(uuid.uuid5(_NS, key))

@@ -39,8 +39,8 @@ op = st.one_of(
 
 
 class Checker:
-    def __init__(self, opts, n_agents):
-        self.engine = Engine(opts)
+    def __init__(self, opts, n_agents, engine=None):
+        self.engine = engine or Engine(opts)
         self.now = 0.0
         self.agents = {h: AgentInfo(f"{h}-0", h, f"10.0.0.{i + 1}", {}, False, 4 - i % 3, 4096)
                        for i, h in enumerate(HOSTS[:n_agents])}
@@ -195,7 +195,7 @@ class Checker:
 
     def roundtrip(self):
         snap = json.loads(json.dumps(self.engine.snapshot()))
-        restored = Engine.restore(self.engine.options, snap)
+        restored = Engine.restore(self.engine.options, snap, uninstall=self.engine.uninstall)
         assert restored.snapshot() == self.engine.snapshot()
         assert plan_json(restored) == plan_json(self.engine)
         self.engine = restored
@@ -252,3 +252,23 @@ def test_a_fair_world_always_completes(kit, failures):
         w.outcomes[f"h{i + 1}/deps"] = [("fail", "transient")] * count
     w.outcomes["cluster/gateway"] = [("fail", "not yet")] * failures[0]
     assert w.run(rounds=200) is Status.COMPLETE
+
+
+@SETTINGS
+@given(ops=st.lists(op, max_size=50), level=st.sampled_from(["software", "data"]))
+def test_random_events_keep_invariants_uninstall_mode(kit, ops, level):
+    devices = {"host_devices": {h: ["/dev/sdb"] for h in HOSTS[:3]}}
+    w = kit.World(kit.options(devices=devices), [kit.agent(i) for i in range(1, 5)])
+    assert w.run() is Status.COMPLETE
+    opts = kit.options(devices=devices, agents={"allow_restart": True},
+                       uninstall={"level": level, "confirm": "yes-really-destroy-data" if level == "data" else ""},
+                       service={"retry": {"max_attempts": 2, "backoff_initial_s": 1}})
+    engine = Engine.restore(opts, json.loads(json.dumps(w.engine.snapshot())), uninstall=True)
+    c = Checker(opts, 4, engine)
+    c.agents = {h: w.agents[h] for h in HOSTS[:4]}
+    c.present = set(c.agents)
+    for h in c.agents:
+        c.feed(AgentAdded(0.0, c.agents[h]))
+    for o in ops:
+        c.apply(o)
+    c.roundtrip()
