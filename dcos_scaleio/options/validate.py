@@ -236,6 +236,9 @@ def _check_uninstall(m, error, warn):
     un = m["uninstall"]
     if un["level"] == "data" and un["confirm"] != DESTROY_CONFIRMATION:
         error(FieldError("uninstall.confirm", f"uninstall.level=data destroys data: set confirm to '{DESTROY_CONFIRMATION}'"))
+    if un["level"] == "data" and m["scaleio"]["mode"] == "existing":
+        warn("uninstall.level=data in existing mode destroys nothing the framework did not create: "
+             "volumes, pools, the protection domain and the MDM cluster stay")
     if un["level"] != "data" and un["confirm"]:
         warn("uninstall.confirm is only used with uninstall.level=data")
 
