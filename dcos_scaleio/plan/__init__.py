@@ -5,7 +5,7 @@ No sockets, threads, clocks, randomness or logging here. See docs/plan-engine.md
 """
 from .agents import (DeviceSpec, MdmChoice, choose_mdms, configured_devices, filter_discovered, mdm_slots,
                      select)
-from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, CancelAction, DeclineOffer, Decision, KillTask, LaunchHostStep,
+from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, UNKNOWN_REFUSE_S, CancelAction, DeclineOffer, Decision, KillTask, LaunchHostStep,
                         RestartAgent, Revive, RunClusterAction, ScheduleWakeup, Suppress)
 from .engine import DEPLOY, RECORD_VERSION, Engine, RequestRejected, UnknownElement
 from .events import (COMMAND_VERBS, TASK_STATES, AgentAdded, AgentInfo, AgentRemoved, AgentsListed,
@@ -22,7 +22,7 @@ __all__ = [
     "AgentInfo", "AgentAdded", "AgentsListed", "AgentRemoved", "OfferSeen", "TaskStatusUpdate",
     "ClusterActionResult", "OperatorCommand", "DeviceRequested", "Tick", "Event", "COMMAND_VERBS", "TASK_STATES",
     "LaunchHostStep", "RunClusterAction", "CancelAction", "DeclineOffer", "Suppress", "Revive", "KillTask", "ScheduleWakeup",
-    "RestartAgent", "Decision", "LONG_REFUSE_S", "SHORT_REFUSE_S",
+    "RestartAgent", "Decision", "LONG_REFUSE_S", "SHORT_REFUSE_S", "UNKNOWN_REFUSE_S",
     "Status", "Strategy", "RUNNING", "ACTIVE", "aggregate", "display_status",
     "TABLE", "IllegalTransition", "transition", "render_table",
     "Plan", "Phase", "Step", "Node", "HOST", "CLUSTER",

@@ -9,10 +9,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Mapping
 
 __all__ = ["LaunchHostStep", "RunClusterAction", "CancelAction", "DeclineOffer", "Suppress", "Revive", "KillTask",
-           "ScheduleWakeup", "RestartAgent", "Decision", "LONG_REFUSE_S", "SHORT_REFUSE_S"]
+           "ScheduleWakeup", "RestartAgent", "Decision", "LONG_REFUSE_S", "SHORT_REFUSE_S", "UNKNOWN_REFUSE_S"]
 
 LONG_REFUSE_S = 3600.0   # nothing to do on that agent; a Revive clears the filter anyway
 SHORT_REFUSE_S = 5.0     # work is waiting there, just not now (agent busy, parallelism limit)
+UNKNOWN_REFUSE_S = 30.0  # an agent ID the engine has not been told about (yet): AgentAdded may follow
 
 
 class _Json:

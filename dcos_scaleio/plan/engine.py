@@ -26,7 +26,7 @@ from ..options import OS_FAMILIES
 from ..options import patterns
 from . import agents as agentsel
 from . import uninstall as uninstall_plan
-from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, CancelAction, DeclineOffer, KillTask, LaunchHostStep,
+from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, UNKNOWN_REFUSE_S, CancelAction, DeclineOffer, KillTask, LaunchHostStep,
                         RestartAgent, Revive, RunClusterAction, ScheduleWakeup, Suppress)
 from .events import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed, ClusterActionResult,
                      DeviceRequested, OfferSeen, OperatorCommand, TaskStatusUpdate, Tick)
@@ -80,7 +80,8 @@ class Engine:
         self.steps: dict[str, Step] = {}
         self.nodes: dict[str, Node] = {}
         self.by_agent: dict[str, str] = {}
-        self.ignored: dict[str, str] = {}
+        self.ignored: dict[str, str] = {}      # unselected agents: hostname -> why
+        self.ignored_ids: set[str] = set()
         self.tasks: dict[str, Step] = {}
         self.actions: dict[str, Step] = {}
         self.mdm_slots: dict[str, str] = {}
@@ -738,20 +739,28 @@ class Engine:
         node = self.nodes.get(info.hostname)
         if node is None and self.uninstall:
             self.ignored[info.hostname] = "the service is uninstalling"
+            self.ignored_ids.add(info.agent_id)
             return
         if node is None:
             ok, why = agentsel.select(self.options, info)
             if not ok:
                 self.ignored[info.hostname] = why
+                self.ignored_ids.add(info.agent_id)
                 return
             self.ignored.pop(info.hostname, None)
+            self.ignored_ids.discard(info.agent_id)
+            # Offers from this agent may have been declined as unknown: revive to clear filters.
+            self._wants_offers = None
             self._add_node(info)
             if self.options.scaleio.provisioning and not self.mdm_slots:
                 self._note_candidate(info)
             return
         old_id = node.info.agent_id
-        if old_id != info.agent_id and self.by_agent.get(old_id) == node.hostname:
-            del self.by_agent[old_id]
+        if old_id != info.agent_id:
+            # A new agent ID: its offers may have been declined as unknown; revive to clear filters.
+            self._wants_offers = None
+            if self.by_agent.get(old_id) == node.hostname:
+                del self.by_agent[old_id]
         self.by_agent[info.agent_id] = node.hostname
         node.info = info
         node.present = True
@@ -826,7 +835,11 @@ class Engine:
     def _on_offer(self, ev: OfferSeen):
         host = self.by_agent.get(ev.agent_id)
         node = self.nodes.get(host) if host else None
-        if node is None or not node.present or not node.ready:
+        if node is None:
+            known = ev.agent_id in self.ignored_ids
+            self._out.append(DeclineOffer(ev.offer_id, LONG_REFUSE_S if known else UNKNOWN_REFUSE_S))
+            return
+        if not node.present or not node.ready:
             self._out.append(DeclineOffer(ev.offer_id, LONG_REFUSE_S))
             return
         limit = self._limit

@@ -641,3 +641,15 @@ def test_element_ids_are_uuid5():
     from dcos_scaleio.plan.model import _NS, element_id
     for key in ("h1/deps", "deploy/cluster", "nöde/device:/dev/sdb", ""):
         assert element_id(key) == str(uuid.uuid5(_NS, key))
+
+
+def test_unknown_agent_offers_get_a_medium_decline_and_its_arrival_revives(kit):
+    w = kit.World(kit.existing(), [kit.agent(1)])
+    w.start()
+    assert w.offers_wanted is True
+    out = w.feed(OfferSeen(0, "o-x", "id-2"))
+    assert out == [DeclineOffer("o-x", 30.0)]
+    out = w.add_agent(kit.agent(2))
+    assert Revive() in out                 # clears the filter set by the decline above
+    out = w.add_agent(AgentInfo("id-1-new", "h1", "10.0.0.1"))
+    assert Revive() in out                 # same host, new agent ID
