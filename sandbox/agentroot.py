@@ -130,7 +130,7 @@ class AgentRoot:
         self._watch_w: int | None = None
 
     # ------------------------------------------------------------------ files from outside
-    def path(self, agent_path: str) -> pathlib.Path:
+    def path(self, agent_path: str, *, follow: bool = True) -> pathlib.Path:
         """A host path through which ``agent_path`` can be read or written from outside the agent.
 
         While the agent runs this goes through the agent's own mount (``/proc/<holder>/root/...``),
@@ -138,32 +138,39 @@ class AgentRoot:
         stopped it is the path in the upper dir. Symlinks are resolved as the agent sees them (upper
         over lower), so e.g. ``/lib/...`` lands in ``usr/lib`` on a merged-/usr machine instead of
         shadowing the ``/lib`` symlink, and an absolute symlink never leads to the machine's own file.
-        Compute it right before use: it changes across start/stop.
+        Compute it right before use: it changes across start/stop. ``follow=False`` leaves a symlink
+        in the last component alone (to replace or remove the link itself).
         """
-        resolved = self.resolve(agent_path).lstrip("/")
+        resolved = (self.resolve(agent_path) if follow else self.resolve_parents(agent_path)).lstrip("/")
         holder = self._live_holder()
         base = pathlib.Path(f"/proc/{holder.pid}/root") if holder else self.upper
         return base / resolved if resolved else base
 
-    def write_bytes(self, agent_path: str, data: bytes, mode: int | None = None) -> pathlib.Path:
-        """Write a file into the agent (parents created), optionally chmod it. Returns the host path."""
-        target = self.path(agent_path)
+    def write_bytes(self, agent_path: str, data: bytes, mode: int | None = None, *,
+                    follow: bool = True) -> pathlib.Path:
+        """Write a file into the agent (parents created), optionally chmod it. Returns the host path.
+        With ``follow=False`` a symlink at ``agent_path`` is replaced by the file instead of written through."""
+        target = self.path(agent_path, follow=follow)
+        if not follow and target.is_symlink():
+            target.unlink()
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(data)
         if mode is not None:
             os.chmod(target, mode)
         return target
 
-    def write_text(self, agent_path: str, text: str, mode: int | None = None) -> pathlib.Path:
-        return self.write_bytes(agent_path, text.encode(), mode)
+    def write_text(self, agent_path: str, text: str, mode: int | None = None, *,
+                   follow: bool = True) -> pathlib.Path:
+        return self.write_bytes(agent_path, text.encode(), mode, follow=follow)
 
     def remove(self, agent_path: str) -> None:
-        """Make a file or directory tree disappear from the agent's view (never from the machine)."""
-        target = self.path(agent_path)
+        """Make a file or directory tree disappear from the agent's view (never from the machine).
+        Like ``rm -rf``: a symlink is removed itself, not its target."""
+        target = self.path(agent_path, follow=False)
         if self.running:
             _rm_tree(target)
             return
-        resolved = self.resolve(agent_path)
+        resolved = self.resolve_parents(agent_path)
         _rm_tree(target)
         if os.path.lexists(resolved):  # present in the lower layer: hide it with a whiteout
             target.parent.mkdir(parents=True, exist_ok=True)

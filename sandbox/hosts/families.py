@@ -56,6 +56,7 @@ COMMON_TOOLS = [
     ("lsblk", ["/bin/lsblk", "/usr/bin/lsblk"]),
     ("blkid", ["/sbin/blkid", "/usr/sbin/blkid"]),
     ("service", ["/usr/sbin/service"]),
+    ("kmod_tools", ["/sbin/lsmod", "/sbin/modprobe", "/sbin/insmod", "/sbin/rmmod"]),
 ]
 FAMILY_TOOLS = {
     "ubuntu": [("apt_get", ["/usr/bin/apt-get"]), ("dpkg", ["/usr/bin/dpkg"]),

@@ -55,4 +55,6 @@ def install_tool(root, module: str, paths, *, package: str = "dcos_scaleio.sandb
                  site: bool = False) -> None:
     """Install ``<package>.<module>.main`` as a script at every in-agent path (running or stopped root)."""
     for path in paths:
-        root.write_text(path, script_for(module, path.rsplit("/", 1)[-1], package=package, site=site), mode=0o755)
+        # follow=False: /sbin/lsmod & co. are symlinks to one binary (kmod); replace the link, not the binary.
+        root.write_text(path, script_for(module, path.rsplit("/", 1)[-1], package=package, site=site), mode=0o755,
+                        follow=False)

@@ -356,3 +356,16 @@ def test_next_owner_cleans_up_what_a_crashed_owner_left(tmp_path):
     finally:
         root.destroy()
     assert wait_until(lambda: not mounts_mentioning(str(tmp_path / "stale")))
+
+
+def test_write_and_remove_can_act_on_a_symlink_itself(fresh):
+    root = fresh()
+    res = root.run(["sh", "-c", "echo target > /opt/target && ln -s /opt/target /usr/local/bin/link"])
+    assert res.returncode == 0, res.stderr
+    root.write_text("/usr/local/bin/link", "replaced\n", follow=False)
+    assert root.run(["cat", "/opt/target"]).stdout == "target\n"
+    assert root.run(["test", "-L", "/usr/local/bin/link"]).returncode == 1
+    root.run(["ln", "-sf", "/opt/target", "/usr/local/bin/link2"])
+    root.remove("/usr/local/bin/link2")
+    assert root.run(["cat", "/opt/target"]).stdout == "target\n"
+    assert root.run(["test", "-e", "/usr/local/bin/link2"]).returncode == 1

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 from dcos_scaleio.sandbox import hosts
+from dcos_scaleio.sandbox.hosts import kmod
 from dcos_scaleio.sandbox.agentroot import AgentRoot
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
@@ -170,3 +171,26 @@ def test_systemctl_basics_on_both_families(host):
     res = host("systemctl", "is-active", "sleeper")
     assert (res.returncode, res.stdout) == (3, "inactive\n")
     assert pid not in host.root.pids()
+
+
+def test_kernel_modules_load_only_for_the_running_kernel(host):
+    host.root.write_bytes("/lib/modules/4.15.0-20-generic/extra/scini.ko", kmod.module_file("scini", "4.15.0-20-generic"))
+    host.root.write_bytes("/opt/emc/scaleio/sdc/modules/scini-4.4.ko", kmod.module_file("scini", "4.4.0-38-generic"))
+    assert "scini" not in host.ok("lsmod").stdout
+    res = host("insmod", "/opt/emc/scaleio/sdc/modules/scini-4.4.ko")
+    assert res.returncode == 1
+    assert res.stderr == "insmod: ERROR: could not insert module /opt/emc/scaleio/sdc/modules/scini-4.4.ko: Invalid module format\n"
+    host.ok("modprobe", "scini")
+    line = [l for l in host.ok("lsmod").stdout.splitlines() if l.startswith("scini ")]
+    assert line and line[0].split() == ["scini", "843776", "0"]
+    host.ok("modprobe", "scini")  # already loaded: fine
+    res = host("modprobe", "no_such_mod")
+    assert res.returncode == 1
+    assert res.stderr == "modprobe: FATAL: Module no_such_mod not found in directory /lib/modules/4.15.0-20-generic\n"
+    host.ok("rmmod", "scini")
+    res = host("rmmod", "scini")
+    assert res.returncode == 1 and res.stderr == "rmmod: ERROR: Module scini is not currently loaded\n"
+    host.ok("modprobe", "scini")
+    host.root.reboot()  # loaded modules do not survive a reboot
+    assert "scini" not in host.ok("lsmod").stdout
+    hosts.boot(host.root)
