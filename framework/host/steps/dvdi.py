@@ -62,10 +62,15 @@ class Dvdi(Step):
         p, flags = ctx.params, self.flags(ctx)
         isolation = flags.isolation()
         add = NATIVE if p["isolator"] == "native" else [MODULE_NAME]
-        isolation += [i for i in add if i not in isolation]
-        out = {"isolation": ",".join(isolation)}
+        missing = [i for i in add if i not in isolation]
+        out = {"isolation": ",".join(isolation + missing)}
         if p["isolator"] == "native":
-            out["docker_volume_checkpoint_dir"] = p["docker_volume_checkpoint_dir"]
+            # An agent that already runs docker/volume (modern DC/OS) is left alone: the checkpoint
+            # dir is optional and changing it alone would cost an agent restart. Once we started
+            # changing flags (recorded originals), we finish the set even after a crash.
+            ours = p["docker_volume_checkpoint_dir"]
+            if missing or "original" in load_state(ctx.host) or flags.get("docker_volume_checkpoint_dir") == ours:
+                out["docker_volume_checkpoint_dir"] = ours
         else:
             out["modules"] = MODULES_FLAG
         return out
@@ -103,14 +108,15 @@ class Dvdi(Step):
         flags = self.flags(ctx)
         if any(flags.get(k) != val for k, val in self.wanted_flags(ctx).items()):
             todo.append("flags")
-        if load_state(host).get("restart_pending") or not self.agent_runs_with(ctx):
+        if load_state(host).get("restart_pending") or self.agent_runs_with(ctx) is False:
             todo.append("agent")
         return todo
 
-    def agent_runs_with(self, ctx) -> bool:
+    def agent_runs_with(self, ctx) -> bool | None:
+        """Whether the running agent (its ``/flags``) has the wanted isolation; None if unreachable."""
         running = self.flags(ctx).running_flags()
         if running is None:
-            return False
+            return None
         have = [i.strip() for i in str(running.get("isolation", "")).split(",")]
         wanted = self.wanted_flags(ctx)
         ok = all(i in have for i in wanted["isolation"].split(","))
@@ -149,9 +155,14 @@ class Dvdi(Step):
         self.settle_restart(ctx, state)
 
     def settle_restart(self, ctx, state):
-        """Clear the pending restart once the running agent has the flags; else restart or ask."""
+        """Clear our pending restart once the running agent has the flags; else restart or ask.
+
+        Without a pending restart of ours and with the agent's /flags unreachable, the flag files
+        (which are as wanted) are trusted: nothing to restart for.
+        """
         host, p = ctx.host, ctx.params
-        if self.agent_runs_with(ctx):
+        running = self.agent_runs_with(ctx)
+        if running or (running is None and not state.get("restart_pending")):
             if state.get("restart_pending"):
                 state["restart_pending"] = False
                 save_state(host, state)
@@ -180,5 +191,7 @@ class Dvdi(Step):
         ctx.fact("isolation", flags.get("isolation"))
         if p["isolator"] == "dvdi" and artifacts.sha256_file(module_path(p["mesos_version"])) != p["module"]["sha256"]:
             raise StepError("the DVDI module on disk does not match its sha256")
-        if ctx.restart is None and not self.agent_runs_with(ctx):
+        running = self.agent_runs_with(ctx)
+        ctx.fact("agent_flags_confirmed", running)      # None: the agent's /flags was not reachable
+        if ctx.restart is None and (load_state(host).get("restart_pending") or running is False):
             ctx.need_restart("agent", "the running agent does not report the isolation flags")

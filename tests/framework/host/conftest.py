@@ -96,6 +96,7 @@ class World:
         return out
 
     def agent(self, name: str, family: str, *, flavour: str = "mesos", kernel: str | None = None,
+              isolation: str | None = None,
               disks=({"name": "sdb", "size_gb": 100, "fs": None}, {"name": "sdc", "size_gb": 100, "fs": "ext4"})):
         self._n += 1
         ip = f"127.{OCTET2}.77.{self._n}"
@@ -110,7 +111,7 @@ class World:
         mflags.write_flags(root, flavour, mflags.default_flags(
             ip=ip, hostname=name, port=5051, work_dir=work_dir, resources=mres.parse_flag("cpus:2;mem:2048"),
             attributes=[], role="*", flavour=flavour,
-            isolation=None if flavour == "dcos" else "cgroups/cpu,cgroups/mem"))
+            isolation=isolation or (None if flavour == "dcos" else "cgroups/cpu,cgroups/mem")))
         if flavour == "dcos":
             packages.install_dcos_bundled_storage(root)
         agent = Agent(root, name, ip, family, flavour)

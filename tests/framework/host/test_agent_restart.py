@@ -1,30 +1,43 @@
-"""``dvdi`` with ``self_restart`` on an agent of the Mesos emulator: the step changes the flags,
+"""``dvdi`` against agents of the Mesos emulator. With ``self_restart`` the step changes the flags,
 restarts the agent through its systemd unit (which asks the emulator to restart the agent process),
-and completes only once the running agent's ``/flags`` endpoint reports the new isolation."""
+and completes only once the running agent's ``/flags`` endpoint reports the new isolation. A DC/OS
+agent that already runs ``docker/volume`` is not touched (no restart for an optional flag)."""
 import pytest
 import requests
 
 from dcos_scaleio.sandbox import hosts
 from dcos_scaleio.sandbox.mesos.cluster import MesosCluster
 from dcos_scaleio.sandbox.mesos.spec import AgentSpec
+from dcos_scaleio.sandbox.scaleio import packages
 
 from .conftest import Agent
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
 
-@pytest.fixture
-def mesos_agent(world, tmp_path):
-    cluster = MesosCluster(tmp_path / "mesos", agents=[AgentSpec("restartme", isolation="posix/cpu,posix/mem")],
-                           heartbeat_interval=1, allocation_interval=0.5)
-    cluster.start()
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A Mesos emulator with a plain-Mesos agent (posix isolators) and a modern DC/OS agent."""
+    c = MesosCluster(tmp_path_factory.mktemp("mesos"), heartbeat_interval=1, allocation_interval=0.5,
+                     agents=[AgentSpec("restartme", isolation="posix/cpu,posix/mem"),
+                             AgentSpec("moderndcos", flavour="dcos")])
+    c.start()
     try:
-        emulated = cluster.agent("restartme")
-        hosts.provision(emulated.root, os_family="rhel", flavour="mesos")
-        hosts.boot(emulated.root)
-        yield Agent(emulated.root, "restartme", emulated.ip, "rhel", "mesos"), emulated
+        for name, family, flavour in (("restartme", "rhel", "mesos"), ("moderndcos", "ubuntu", "dcos")):
+            root = c.agent(name).root
+            hosts.provision(root, os_family=family, flavour=flavour)
+            if flavour == "dcos":
+                packages.install_dcos_bundled_storage(root)
+            hosts.boot(root)
+        yield c
     finally:
-        cluster.stop()
+        c.stop()
+
+
+@pytest.fixture
+def mesos_agent(cluster):
+    emulated = cluster.agent("restartme")
+    return Agent(emulated.root, "restartme", emulated.ip, "rhel", "mesos"), emulated
 
 
 def running_flags(emulated):
@@ -47,3 +60,15 @@ def test_dvdi_restarts_the_agent_itself_when_allowed_and_confirms_its_flags(worl
     assert flags["docker_volume_checkpoint_dir"] == "/var/lib/mesos/isolators/docker/volume"
     again = agent.step("dvdi", {**params, "self_restart": True})
     assert again["status"] == "COMPLETE" and again["changed"] is False and again["restart"] is None
+
+
+def test_a_dcos_agent_that_already_runs_docker_volume_is_left_alone(cluster):
+    emulated = cluster.agent("moderndcos")
+    agent = Agent(emulated.root, "moderndcos", emulated.ip, "ubuntu", "dcos")
+    before = agent.read("/var/lib/dcos/mesos-slave-common")
+    res = agent.step("dvdi", {"os_family": "ubuntu", "flavour": "dcos"})
+    assert res["status"] == "COMPLETE", res["reason"]
+    assert res["changed"] is False and res["restart"] is None
+    assert res["facts"]["agent_flags_confirmed"] is True          # asked the running agent
+    assert agent.read("/var/lib/dcos/mesos-slave-common") == before
+    assert "docker/volume" in running_flags(emulated)["isolation"]

@@ -2,7 +2,7 @@
 
 One small ScaleIO cluster is built the way the executor would: agent ``pri`` (Ubuntu, plain Mesos)
 becomes the primary MDM, ``sec`` (CentOS, plain Mesos) the secondary, ``tb`` (Ubuntu, DC/OS) the
-tie-breaker. Every step's first run acts, its second run changes nothing, a run killed mid-step
+tie-breaker (an older DC/OS without docker/volume). Every step's first run acts, its second run changes nothing, a run killed mid-step
 converges when re-run without applying anything twice (the ScaleIO world's event log is the witness),
 and secrets never appear in any result. The tests of this module build on each other, in order.
 """
@@ -21,13 +21,15 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 SECRETS = {"admin_password": PASSWORD}
 GW_PORT = 8443
 ISOLATOR_NATIVE = "cgroups/cpu,cgroups/mem,filesystem/linux,docker/volume"
+# A DC/OS agent from before docker/volume was on by default.
+OLD_DCOS_ISOLATION = "cgroups/cpu,cgroups/mem,disk/du,filesystem/linux,docker/runtime"
 
 
 @pytest.fixture(scope="module")
 def agents(world):
     with concurrent.futures.ThreadPoolExecutor(3) as pool:
         futs = [pool.submit(world.agent, "pri", "ubuntu"), pool.submit(world.agent, "sec", "rhel"),
-                pool.submit(world.agent, "tb", "ubuntu", flavour="dcos")]
+                pool.submit(world.agent, "tb", "ubuntu", flavour="dcos", isolation=OLD_DCOS_ISOLATION)]
         pri, sec, tb = (f.result() for f in futs)
     return pri, sec, tb
 
@@ -263,8 +265,9 @@ def test_dvdi_flags_recorded_then_changed_and_restart_reported(world, agents):
     assert res["restart"] == "agent"
     # DC/OS: overrides go to /var/lib/dcos/mesos-slave-common only; the bundled dvdcli is used.
     ok(dcos, changed=True)
-    assert "MESOS_DOCKER_VOLUME_CHECKPOINT_DIR=/var/lib/mesos/isolators/docker/volume" in \
-        tb.read("/var/lib/dcos/mesos-slave-common")
+    override = tb.read("/var/lib/dcos/mesos-slave-common")
+    assert "MESOS_DOCKER_VOLUME_CHECKPOINT_DIR=/var/lib/mesos/isolators/docker/volume" in override
+    assert f"MESOS_ISOLATION={OLD_DCOS_ISOLATION},docker/volume" in override
     assert tb.read("/opt/mesosphere/etc/mesos-slave-common") == dcos_base
     assert dcos["facts"]["dvdcli"] == "/opt/mesosphere/bin/dvdcli"
     # Second runs change nothing; the agent still runs without the flags, so the restart stays asked for.
