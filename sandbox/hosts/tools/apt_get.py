@@ -141,13 +141,13 @@ def install(words, opts) -> int:
                 out(f"Setting up {name}:amd64 ({version}) ...")
             db.save()
             flush()
-            fails = dpkg._Failures()
+            fails = dpkg.Failures()
             if archives:
                 dpkg.install_locked(db, [a[0] for a in archives], fails)
             if opts["fix"]:
                 for n, e in sorted(db.pkgs.items()):
                     if e["status"] in (UNPACKED, HALF_CONFIGURED) and not db.missing_deps(e["depends"]):
-                        dpkg._configure(db, n, "configure", fails, None)
+                        dpkg.configure_package(db, n, "configure", fails, None)
             if fails.finish():
                 err("E: Sub-process /usr/bin/dpkg returned an error code (1)")
                 return 100
@@ -183,7 +183,7 @@ def remove(words, opts, purge: bool) -> int:
             if not _confirm(opts):
                 return 1
             out(reading_database(db))
-            fails = dpkg._Failures()
+            fails = dpkg.Failures()
             for name in everything:
                 entry = db.get(name)
                 out(f"Removing {name} ({entry['version']}) ...")

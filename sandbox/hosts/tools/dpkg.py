@@ -16,7 +16,7 @@ from ._common import out, err, reading_database, flush
 _LOCKED = "dpkg: error: dpkg status database is locked by another process"
 
 
-class _Failures:
+class Failures:
     """Collects what failed, printing dpkg's trailer at the end."""
 
     def __init__(self):
@@ -33,7 +33,7 @@ class _Failures:
         return 1
 
 
-def _open_archive(path: str, action: str, fails: _Failures):
+def _open_archive(path: str, action: str, fails: Failures):
     if not os.path.exists(path):
         fails.add(path, f"dpkg: error processing archive {path} (--{action}):",
                   "cannot access archive: No such file or directory")
@@ -50,7 +50,7 @@ def _open_archive(path: str, action: str, fails: _Failures):
     return pkg
 
 
-def _configure(db: PkgDB, name: str, action: str, fails: _Failures, env) -> None:
+def configure_package(db: PkgDB, name: str, action: str, fails: Failures, env) -> None:
     entry = db.get(name)
     missing = db.missing_deps(entry["depends"])
     if missing:
@@ -74,7 +74,7 @@ def install(paths, env=None) -> int:
     if not paths:
         err("dpkg: error: --install needs at least one package archive file argument")
         return 2
-    fails = _Failures()
+    fails = Failures()
     db = PkgDB("ubuntu")
     try:
         with db.locked(blocking=False):
@@ -85,7 +85,7 @@ def install(paths, env=None) -> int:
     return fails.finish()
 
 
-def install_locked(db: PkgDB, paths, fails: _Failures, env=None) -> None:
+def install_locked(db: PkgDB, paths, fails: Failures, env=None) -> None:
     """Unpack then configure package files, dpkg-style, with the database already locked."""
     unpacked = []
     for path in paths:
@@ -117,7 +117,7 @@ def install_locked(db: PkgDB, paths, fails: _Failures, env=None) -> None:
                 continue
             unpacked.append(pkg.name)
     for name in unpacked:
-        _configure(db, name, "install", fails, env)
+        configure_package(db, name, "install", fails, env)
 
 
 def remove(names, purge: bool, env=None) -> int:
@@ -125,7 +125,7 @@ def remove(names, purge: bool, env=None) -> int:
     if not names:
         err(f"dpkg: error: --{action} needs at least one package name argument")
         return 2
-    fails = _Failures()
+    fails = Failures()
     db = PkgDB("ubuntu")
     try:
         with db.locked(blocking=False):
@@ -163,7 +163,7 @@ def remove(names, purge: bool, env=None) -> int:
 
 
 def configure(names, env=None) -> int:
-    fails = _Failures()
+    fails = Failures()
     db = PkgDB("ubuntu")
     try:
         with db.locked(blocking=False):
@@ -180,7 +180,7 @@ def configure(names, env=None) -> int:
                         f" package {name} is already installed and configured")
                     fails.items.append(name)
                     continue
-                _configure(db, name, "configure", fails, env)
+                configure_package(db, name, "configure", fails, env)
     except Locked:
         err(_LOCKED)
         return 2
