@@ -82,6 +82,7 @@ class Engine:
         self.by_agent: dict[str, str] = {}
         self.ignored: dict[str, str] = {}      # unselected agents: hostname -> why
         self.ignored_ids: set[str] = set()
+        self.owned: dict[str, dict] = {}       # uninstall: deploy step key -> IDs it created
         self.tasks: dict[str, Step] = {}
         self.actions: dict[str, Step] = {}
         self.mdm_slots: dict[str, str] = {}
@@ -161,7 +162,8 @@ class Engine:
             pd = self.options.scaleio.protection_domain
             # Serial phase: each pool after the previous step of the phase.
             step = self._new_step(ph, f"cluster/storage-pool:{pool}", f"storage-pool:[{pd}/{pool}]", CLUSTER,
-                                  "storage-pool", params={"protection_domain": pd, "name": pool},
+                                  "storage-pool", params={"protection_domain": pd, "name": pool,
+                                                          "media_type": self.options.scaleio.media_type},
                                   requires=[ph.steps[-1]])
             self.pool_steps[pool] = step
         return step
@@ -255,10 +257,10 @@ class Engine:
             self._wants_offers = False
             return out
         self._fresh = []
-        if self.uninstall and self.mdm_phase is not None and not self.mdm_slots:
-            for step in self.mdm_phase.steps:
+        if self.uninstall:
+            for step, why in uninstall_plan.nothing_to_remove(self):
                 if step.state is P:
-                    step.message = "no MDM agents were recorded: nothing to remove"
+                    step.message = why
                     step.finished = now
                     self._move(step, "skip")
                     self._completed(step)
@@ -329,7 +331,8 @@ class Engine:
             return {"version": RECORD_VERSION, "launch_seq": self._launch_seq, "node_seq": self._node_seq,
                     "mdm_slots": dict(self.mdm_slots), "plan_interrupted": self.plan.interrupted,
                     "phase_interrupts": [ph.name for ph in self.plan.phases if ph.interrupted],
-                    "restart_queue": list(self.restart_queue), "restarting": self.restarting}
+                    "restart_queue": list(self.restart_queue), "restarting": self.restarting,
+                    **({"owned": self.owned} if self.uninstall else {})}
         kind, _, name = key.partition("/")
         if kind == "node":
             node = self.nodes.get(name)
@@ -344,6 +347,13 @@ class Engine:
         the plan is the uninstall plan over the recorded nodes (deploy step records are ignored)."""
         eng = cls(options, uninstall=uninstall)
         meta = records.get("meta") or {}
+        if uninstall:
+            # What the deploy created (IDs from its cluster steps), or what an earlier run of the
+            # uninstall engine recorded in its meta.
+            eng.owned = dict(meta.get("owned") or {})
+            for key, rec in records.items():
+                if key.startswith("step/") and rec and rec.get("details"):
+                    eng.owned.setdefault(key[5:], rec["details"])
         if meta and meta.get("version") != RECORD_VERSION:
             raise ValueError(f"unsupported engine record version {meta.get('version')}")
         node_recs = sorted((r for k, r in records.items() if k.startswith("node/") and r), key=lambda r: r["seq"])
@@ -638,6 +648,8 @@ class Engine:
     def _cluster_params(self, step: Step) -> dict:
         p = dict(step.params)
         p["gateway_endpoint"] = self._gateway_endpoint()
+        if self.uninstall:
+            p.update(uninstall_plan.owned_params(self, step))
         if step.host:
             node = self.nodes[step.host]
             p.update(hostname=node.hostname, agent_id=node.info.agent_id, ip=node.info.ip,
@@ -924,9 +936,25 @@ class Engine:
                 self._fail(step, f"agent check after restart failed: {ev.message or 'no message'}", ev.retryable)
             return
         if ev.ok:
+            self._record_details(step, ev.result)
             self._complete(step)
         else:
             self._fail(step, ev.message or f"{step.action} failed", ev.retryable)
+
+    @staticmethod
+    def _record_details(step: Step, result):
+        """Keep the IDs and ``created`` flag a cluster action reports (``result["details"]``), so
+        uninstall removes exactly what this framework created. ``created`` is sticky: a retry
+        that finds the object our earlier attempt made reports False, but we made it."""
+        details = result.get("details") if isinstance(result, dict) else None
+        if not isinstance(details, dict):
+            return
+        kept = {k: v for k, v in details.items() if (k == "created" or k.endswith("_id")) and isinstance(v, (str, bool))}
+        if not kept:
+            return
+        old = step.details or {}
+        kept["created"] = bool(old.get("created")) or bool(kept.get("created"))
+        step.details = {**old, **kept}
 
     def _on_tick(self, ev: Tick):
         timers = self._timers

@@ -39,7 +39,7 @@ class Step:
 
     __slots__ = ("key", "name", "phase", "kind", "action", "host", "params", "order", "state",
                  "attempts", "started", "finished", "message", "reason", "retry_at", "deadline",
-                 "task_id", "action_id", "interrupted", "stage", "unmet", "requires", "dependents")
+                 "task_id", "action_id", "interrupted", "stage", "unmet", "requires", "dependents", "details")
 
     def __init__(self, key, name, phase, kind, action, host=None, params=None, order=0):
         self.key = key
@@ -62,6 +62,7 @@ class Step:
         self.action_id = None
         self.interrupted = False
         self.stage = ""               # "" | "restart" | "verify" (agent restart asked by the step)
+        self.details = None           # cluster steps: IDs and ``created`` of what the action made
         self.unmet = 0
         self.requires = []
         self.dependents = []
@@ -70,14 +71,15 @@ class Step:
         return self.interrupted or self.phase.interrupted or self.phase.plan.interrupted
 
     STATE_FIELDS = ("state", "attempts", "started", "finished", "message", "reason", "retry_at",
-                    "deadline", "task_id", "action_id", "interrupted", "stage")
+                    "deadline", "task_id", "action_id", "interrupted", "stage", "details")
 
     def state_record(self) -> dict:
         # Spelled out (not a comprehension over STATE_FIELDS): called for every change persisted.
         return {"state": self.state.value, "attempts": self.attempts, "started": self.started,
                 "finished": self.finished, "message": self.message, "reason": self.reason,
                 "retry_at": self.retry_at, "deadline": self.deadline, "task_id": self.task_id,
-                "action_id": self.action_id, "interrupted": self.interrupted, "stage": self.stage}
+                "action_id": self.action_id, "interrupted": self.interrupted, "stage": self.stage,
+                "details": self.details}
 
     def load_state(self, rec: dict) -> None:
         for f in self.STATE_FIELDS:

@@ -21,7 +21,7 @@ from __future__ import annotations
 from .model import CLUSTER, HOST, Phase
 from .status import Strategy
 
-__all__ = ["build_skeleton", "add_node_steps", "assign"]
+__all__ = ["build_skeleton", "add_node_steps", "assign", "owned_params", "nothing_to_remove"]
 
 _ORDER = {"dvdi-remove": 0, "rexray-remove": 1, "sdc-remove": 2, "sds-remove": 3, "sds-uninstall": 4,
           "gateway-remove": 5, "mdm-remove": 6}
@@ -125,3 +125,40 @@ def assign(eng, slots: dict) -> None:
             s.host = host
             s.order = _ORDER[s.action]
             node.steps[key] = s
+
+
+def _owner_key(eng, step) -> tuple[str, str] | None:
+    """The deploy step whose recorded details name the object ``step`` removes, and the ID key."""
+    if step.action == "sds-remove":
+        return f"{step.host}/sds-register", "sds_id"
+    if step.action == "storage-pool-remove":
+        return f"cluster/storage-pool:{step.params['name']}", "storage_pool_id"
+    if step.action == "protection-domain-remove":
+        return "cluster/protection-domain", "protection_domain_id"
+    return None
+
+
+def owned_params(eng, step) -> dict:
+    """Parameters naming the recorded object a removal action may remove (and whether we made it)."""
+    if step.action in ("volumes-check", "volumes-destroy"):
+        ids = sorted({d["storage_pool_id"] for k, d in eng.owned.items()
+                      if k.startswith("cluster/storage-pool:") and d.get("storage_pool_id")})
+        return {"storage_pool_ids": ids} if ids else {}
+    owner = _owner_key(eng, step)
+    if owner is None:
+        return {}
+    details = eng.owned.get(owner[0]) or {}
+    if not details.get(owner[1]):
+        return {}
+    return {owner[1]: details[owner[1]], "created": bool(details.get("created"))}
+
+
+def nothing_to_remove(eng):
+    """Steps with nothing recorded to remove, with the reason (they are skipped, not run)."""
+    if eng.mdm_phase is not None and not eng.mdm_slots:
+        for step in eng.mdm_phase.steps:
+            yield step, "no MDM agents were recorded: nothing to remove"
+    for step in eng.steps.values():
+        owner = _owner_key(eng, step)
+        if owner is not None and not (eng.owned.get(owner[0]) or {}).get(owner[1]):
+            yield step, f"no {owner[1]} was recorded by {owner[0]}: nothing this framework created to remove"

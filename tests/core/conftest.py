@@ -13,6 +13,8 @@ from dcos_scaleio.plan import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed
                                plan_status)
 
 PASSWORD = "Sc4leIO-pass"
+CREATES = {"sds-register": "sds", "storage-pool": "storage_pool", "protection-domain": "protection_domain",
+           "device": "device"}
 # Every package for both OS families, so steps are not refused for a missing artifact.
 ARTIFACTS = {fam: {comp: {"url": f"https://mirror.test/{fam}/{comp}.pkg", "sha256": "e" * 64}
                    for comp in ("mdm", "sds", "sdc", "lia", "gateway", "rexray", "dvdcli")}
@@ -139,7 +141,12 @@ class World:
                 continue
             del self.actions[aid]
             ok = outcome[0] != "fail"
-            self.feed(ClusterActionResult(self.now, aid, ok, outcome[1] if not ok else "ok",
+            result = {}
+            kind = CREATES.get(action.action)
+            if ok and kind:
+                # Like framework.cluster: creating actions report the object's ID and that we made it.
+                result = {"details": {f"{kind}_id": f"{abs(hash(action.step)) % 16**12:012x}", "created": True}}
+            self.feed(ClusterActionResult(self.now, aid, ok, outcome[1] if not ok else "ok", result,
                                           retryable=outcome[2] if len(outcome) > 2 else True))
 
     def answer_restarts(self):

@@ -54,6 +54,11 @@ def test_software_level_removes_in_reverse_order_mdms_last(kit):
     assert [a.action for a in u.log if isinstance(a, RunClusterAction)][0] == "volumes-check"
     wipe = [d for d in u.launches("h1/sds-uninstall")][0].params["wipe_devices"]
     assert wipe == []                                    # software level keeps device data
+    sds_remove = [a for a in u.log if isinstance(a, RunClusterAction) and a.step == "h1/sds-remove"][0]
+    assert sds_remove.params["sds_id"] == w.engine.steps["h1/sds-register"].details["sds_id"]
+    assert sds_remove.params["created"] is True
+    check = [a for a in u.log if isinstance(a, RunClusterAction) and a.action == "volumes-check"][0]
+    assert check.params["storage_pool_ids"] == [w.engine.steps["cluster/storage-pool:sp1"].details["storage_pool_id"]]
 
 
 def test_volumes_present_refuses_and_removes_nothing(kit):
@@ -123,3 +128,35 @@ def test_uninstall_state_roundtrips(kit):
         u.round()
     again = Engine.restore(opts, json.loads(json.dumps(u.engine.snapshot())), uninstall=True)
     assert plan_json(again) == plan_json(u.engine)
+
+
+def test_objects_not_recorded_are_not_removed(kit):
+    """A deploy whose SDS registration reported no ID (or was never run) has nothing to remove."""
+    devs = {"host_devices": {"h1": ["/dev/sdb"]}}
+    w = deployed(kit, kit.options(devices=devs))
+    snap = json.loads(json.dumps(w.engine.snapshot()))
+    snap["step/h1/sds-register"]["details"] = None
+    opts = kit.options(devices=devs, uninstall={"level": "software"})
+    u = kit.World(opts, list(w.agents.values()), now=w.now)
+    u.engine = Engine.restore(opts, snap, uninstall=True)
+    assert u.run() is Status.COMPLETE
+    assert not [a for a in u.log if isinstance(a, RunClusterAction) and a.action == "sds-remove"]
+    assert "nothing this framework created" in u.step("h1/sds-remove").message
+
+
+def test_created_flag_survives_a_rerun_that_finds_the_object(kit):
+    from dcos_scaleio.plan import ClusterActionResult, OperatorCommand
+    w = kit.World(kit.existing(), [])
+    w.start()
+    w.answer_actions()                                   # gateway
+    pd = w.step("cluster/protection-domain")
+    first = [a for a in w.log if isinstance(a, RunClusterAction) and a.step == pd.key][-1]
+    w.feed(ClusterActionResult(w.now, first.action_id, True, "", {"details": {"protection_domain_id": "abc",
+                                                                               "created": True, "name": "pd1"}}))
+    assert pd.details == {"protection_domain_id": "abc", "created": True}
+    w.feed(OperatorCommand(w.now, "restart", "deploy", "cluster", pd.name))
+    again = [a for a in w.log if isinstance(a, RunClusterAction) and a.step == pd.key][-1]
+    w.feed(ClusterActionResult(w.now, again.action_id, True, "", {"details": {"protection_domain_id": "abc",
+                                                                               "created": False}}))
+    assert pd.state is Status.COMPLETE
+    assert pd.details == {"protection_domain_id": "abc", "created": True}
