@@ -227,9 +227,13 @@ def _remove(gw: Gateway, action: str, kind: str, obj: OwnedObject, precheck=None
         return ActionResult(action, False, f"{word} {obj.id} is already gone", {"id": obj.id, "removed": True})
     name = current.get("name") or current.get("deviceCurrentPathName") or obj.id
     op = f"remove {word} {name} (id {obj.id})"
-    if precheck is not None:
-        precheck(current, op)
-    gw.call(op, lambda c: getattr(c, _ENTITY[kind]).delete(obj.id))
+    # A real MDM removes SDSs and devices asynchronously (state RemovePending while data migrates);
+    # asking again would be refused, so an earlier attempt's removal is only waited for.
+    pending = "RemovePending" in (current.get("sdsState"), current.get("deviceState"))
+    if not pending:
+        if precheck is not None:
+            precheck(current, op)
+        gw.call(op, lambda c: getattr(c, _ENTITY[kind]).delete(obj.id))
     _wait_gone(gw, kind, obj.id, obj.wait_s, op)
     return ActionResult(action, True, f"removed {word} {name} (id {obj.id})",
                         {"id": obj.id, "name": name, "removed": True})

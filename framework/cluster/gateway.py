@@ -130,13 +130,17 @@ def config_from_options(options, endpoint: str, *, ca_dir=None, timeout_s: float
 
 
 class Gateway:
-    """One gateway connection (a PyPowerFlex client), shared by the cluster actions. Thread-safe."""
+    """One gateway connection (a PyPowerFlex client), shared by the cluster actions.
+
+    Thread-safe by serialising calls: a PyPowerFlex client keeps one token for all its requests and
+    logs out after each, so two concurrent calls on one client would end each other's sessions.
+    """
 
     def __init__(self, config: GatewayConfig):
         self.config = config
         self._redact = Redactor([config.password.reveal()])
         self._client: PowerFlexClient | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     def __repr__(self) -> str:
         c = self.config
@@ -178,18 +182,19 @@ class Gateway:
         ``operation`` names what is done, for messages (``"create Sds sds-a1"``). A session rejected
         during the call is retried once (PyPowerFlex logs in again on every request).
         """
-        self.connect()
-        for attempt in (1, 2):
-            try:
-                return fn(self._client)
-            except Exception as exc:   # noqa: BLE001 - classified below; our own bugs re-raise
-                err = self._classify(exc, operation)
-                if err is None:
-                    raise
-                if isinstance(err, SessionExpired) and attempt == 1:
-                    LOG.info("gateway rejected the session during %s; logging in again", operation)
-                    continue
-                raise err from None
+        with self._lock:
+            self.connect()
+            for attempt in (1, 2):
+                try:
+                    return fn(self._client)
+                except Exception as exc:   # noqa: BLE001 - classified below; our own bugs re-raise
+                    err = self._classify(exc, operation)
+                    if err is None:
+                        raise
+                    if isinstance(err, SessionExpired) and attempt == 1:
+                        LOG.info("gateway rejected the session during %s; logging in again", operation)
+                        continue
+                    raise err from None
         raise AssertionError("unreachable")
 
     # ------------------------------------------------------------------ error mapping

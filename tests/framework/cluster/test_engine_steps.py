@@ -26,7 +26,7 @@ def make_options(world, password, host_devices, **scaleio):
                         "existing": {"mdm_ips": world.mdm_ips[:2],
                                      "gateway_endpoint": f"https://{world.server.listen_ip}:{world.server.port}"},
                         **scaleio},
-            "artifacts": ARTIFACTS, "devices": {"host_devices": host_devices}, "rexray": {"enabled": False},
+            "artifacts": ARTIFACTS, "devices": {"host_devices": [{"host": h, "paths": p} for h, p in host_devices.items()]}, "rexray": {"enabled": False},
             "service": {"retry": {"max_attempts": 2, "backoff_initial_s": 1, "backoff_factor": 1,
                                   "backoff_max_s": 1}}}
     result = validate(user)

@@ -7,6 +7,7 @@ from dcos_scaleio.framework.cluster import (ActionRefused, Gateway, GatewayAuthE
                                             gateway_reachable, parse_endpoint)
 from dcos_scaleio.framework.cluster.errors import PermanentError, RetryableError
 from dcos_scaleio.sandbox.scaleio import tls
+from dcos_scaleio.sandbox.scaleio.gateway import GatewayServer
 
 pytestmark = pytest.mark.sandbox
 
@@ -35,7 +36,8 @@ def test_tls_verification_is_on_by_default_and_uses_the_ca(world, tmp_path, no_s
     with pytest.raises(GatewayTLSError):
         world.gateway(ca_path=None).connect()
     # Explicitly turning verification off connects (the operator's choice, warned about by options).
-    assert world.gateway(ca_path=None, tls_verify=False).connect() == "3.0"
+    with pytest.warns(Warning, match="Unverified HTTPS request"):
+        assert world.gateway(ca_path=None, tls_verify=False).connect() == "3.0"
 
 
 def test_missing_ca_file_is_a_config_error(world, tmp_path):
@@ -103,6 +105,27 @@ def test_gateway_down_is_retryable(world, gw):
     with pytest.raises(GatewayUnavailable) as ei:
         ensure_protection_domain(gw, ProtectionDomainSpec("pd1"))
     assert ei.value.retryable and "cannot connect" in ei.value.reason
+
+
+def test_gateway_that_does_not_answer_times_out_retryably(world):
+    """A gateway whose socket is bound but which does not serve yet (still starting): the TLS
+    handshake never completes; after ``timeout_s`` the error is retryable. Once it serves, the
+    same Gateway object connects."""
+    hung = GatewayServer(world.state_dir, listen_ip=world.server.listen_ip, mdm_ips=world.mdm_ips[:2],
+                         tls_dir=world.server.tls_dir).bind()
+    serving = False
+    try:
+        g = world.gateway(endpoint=f"https://{hung.listen_ip}:{hung.port}", timeout_s=0.5)
+        with pytest.raises(GatewayUnavailable) as ei:
+            g.connect()
+        assert ei.value.retryable and "did not answer within 0.5 s" in ei.value.reason
+        hung.start()
+        serving = True
+        assert g.connect() == "3.0"
+    finally:
+        if not serving:
+            hung.start()      # stop() waits for the serving loop, so it must have been started
+        hung.stop()
 
 
 def test_tls_transport_failure_is_retryable_not_a_certificate_error(world):
