@@ -363,9 +363,21 @@ class AgentRoot:
         except (OSError, ValueError):
             return
         ns = info.get("ns")
-        if ns and ns != _mnt_ns(os.getpid()):
+        if ns and ns != _mnt_ns(os.getpid()) and self._namespace_is_ours(ns):
             _kill_namespace(ns)
         stale.unlink(missing_ok=True)
+
+    def _namespace_is_ours(self, ns: str) -> bool:
+        """Namespace ids are recycled once a namespace dies: only treat ``ns`` as this agent's if its
+        mount table still holds this agent's overlay (so another agent is never killed by mistake)."""
+        marker = f"upperdir={self.upper},"
+        for pid in pids_in_namespace(ns):
+            try:
+                with open(f"/proc/{pid}/mountinfo") as f:
+                    return any(marker in line for line in f)
+            except OSError:
+                continue
+        return False
 
     def pids(self) -> list[int]:
         """Pids of every process inside the agent (not the holder)."""

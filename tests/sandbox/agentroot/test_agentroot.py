@@ -1,5 +1,6 @@
 """AgentRoot: an isolated, copy-on-write host per emulated agent (real namespaces, real mounts)."""
 import hashlib
+import json
 import os
 import pathlib
 import signal
@@ -344,6 +345,7 @@ def test_next_owner_cleans_up_what_a_crashed_owner_left(tmp_path):
     try:
         holder_pid, child_pid = map(int, owner.stdout.readline().split())
         os.kill(holder_pid, signal.SIGKILL)  # holder first: nobody is left to clean up
+        assert wait_until(lambda: not os.path.exists(f"/proc/{holder_pid}/ns/mnt"))
     finally:
         owner.kill()
         owner.wait()
@@ -369,3 +371,21 @@ def test_write_and_remove_can_act_on_a_symlink_itself(fresh):
     root.remove("/usr/local/bin/link2")
     assert root.run(["cat", "/opt/target"]).stdout == "target\n"
     assert root.run(["test", "-e", "/usr/local/bin/link2"]).returncode == 1
+
+
+def test_stale_record_naming_another_agents_namespace_kills_nothing(fresh, tmp_path):
+    other = fresh("other")
+    daemon = other.popen(["sleep", "300"])
+    assert wait_until(lambda: daemon.pid in other.pids())
+    # A crashed owner's record whose namespace id has since been recycled by another agent.
+    victim_dir = tmp_path / "state2" / "recycled"
+    victim_dir.mkdir(parents=True)
+    (victim_dir / "holder.json").write_text(json.dumps({"pid": 1, "ns": os.readlink(f"/proc/{daemon.pid}/ns/mnt")}))
+    root = AgentRoot(tmp_path / "state2", "recycled")
+    try:
+        root.start()
+    finally:
+        root.destroy()
+    assert daemon.pid in other.pids()
+    daemon.kill()
+    daemon.wait()
