@@ -106,8 +106,10 @@ class PackageManager:
         Returns True if it installed something. Raises StepError when it cannot."""
         from .step import StepError
         name = self.name(component)
-        have = self.installed_version(name)
-        ctx.fact(f"{component}_version", have)
+        key = f"{component}_version"
+        # The step's check() queried it moments ago in this same run; no need to ask again.
+        have = ctx.facts[key] if key in ctx.facts else self.installed_version(name)
+        ctx.fact(key, have)
         if version_matches(have, wanted_version):
             return False
         art = (ctx.params.get("packages") or {}).get(component)

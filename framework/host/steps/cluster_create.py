@@ -72,15 +72,15 @@ class ClusterCreate(Step):
                 if not services.wait_port(MGMT_PORT, 30):
                     raise StepError(f"the MDM does not listen on TCP {MGMT_PORT} after cluster creation")
                 self.login(ctx)
+                st = scli.query_cluster(host)
                 for role, members in (("manager", p["standby_managers"]), ("tb", p["tiebreakers"])):
                     for m in members:
-                        if scli.query_cluster(host).section_of(m["ip"]) is None:
+                        if st.section_of(m["ip"]) is None:
                             extra = ["--new_mdm_management_ip", m["ip"]] if role == "manager" else []
                             self.run(ctx, "--add_standby_mdm", "--new_mdm_ip", m["ip"], "--mdm_role", role,
                                      *extra, "--new_mdm_name", m["name"], "--approve_certificate")
                             ctx.changed(f"added standby {role} {m['name']} ({m['ip']})")
-                self.switch_mode(ctx)
-                st = scli.query_cluster(host)
+                st = self.switch_mode(ctx)
                 if st.name != p["system_name"]:
                     self.run(ctx, "--rename_system", "--new_name", p["system_name"])
                     ctx.changed(f"renamed the system to {p['system_name']}")
@@ -88,10 +88,11 @@ class ClusterCreate(Step):
                 scli.scli(host, "--logout")
 
     def switch_mode(self, ctx):
+        """Switch to the wanted mode if needed; returns the cluster state read before the switch."""
         p = ctx.params
         st = scli.query_cluster(ctx.host)
         if st.mode == p["cluster_mode"]:
-            return
+            return st
         standby_by_ip = {ip: m["name"] for m in st.members.get("standbys", []) for ip in m["ips"]}
         slaves = [standby_by_ip[m["ip"]] for m in p["standby_managers"] if m["ip"] in standby_by_ip]
         tbs = [standby_by_ip[m["ip"]] for m in p["tiebreakers"] if m["ip"] in standby_by_ip]
@@ -102,6 +103,7 @@ class ClusterCreate(Step):
             args += ["--add_tb_name", ",".join(tbs)]
         self.run(ctx, *args)
         ctx.changed(f"switched the cluster to {p['cluster_mode']}")
+        return st          # the system name is not affected by a mode switch
 
     def login(self, ctx):
         """Log in with the real password, replacing the default one first if needed."""
