@@ -16,8 +16,9 @@ Contracts:
 - Failures become :class:`~.errors.ClusterError` subclasses: retryable for connection failures,
   timeouts, TLS transport errors, gateway/MDM 5xx and malformed responses; permanent for bad
   credentials, certificate verification failures, bad configuration and MDM refusals (with the
-  MDM's status text). Exceptions are raised ``from None`` after redaction, so no secret travels in
-  a message, a repr or a chained exception; the admin password is held as a ``Secret``.
+  MDM's status text). Exceptions are redacted and raised with no chained cause or context, so no
+  secret travels in a message, a repr or a chained exception; the admin password is held as a
+  ``Secret``, and PyPowerFlex's own log records are redacted too.
 """
 from __future__ import annotations
 
@@ -99,6 +100,41 @@ class GatewayConfig:
         return parse_endpoint(self.endpoint)
 
 
+class _LogRedaction(logging.Filter):
+    """Redacts the admin passwords of every Gateway from PyPowerFlex's own log records.
+
+    PyPowerFlex logs gateway error bodies verbatim, and a gateway may echo a value it was sent. A
+    logger's filters only see records created on that logger, so the filter is attached to every
+    ``PyPowerFlex*`` logger (they are created at import time, before any Gateway exists).
+    """
+
+    def __init__(self):
+        super().__init__()
+        self._secrets: set[str] = set()
+        self._lock = threading.Lock()
+        self._installed: set[str] = set()
+
+    def add(self, secret: str) -> None:
+        with self._lock:
+            if secret:
+                self._secrets.add(secret)
+            for name in [n for n in logging.root.manager.loggerDict if n.split(".")[0] == "PyPowerFlex"]:
+                if name not in self._installed:
+                    logging.getLogger(name).addFilter(self)
+                    self._installed.add(name)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        redact = Redactor(self._secrets)
+        text = record.getMessage()
+        clean = redact(text)
+        if clean != text:
+            record.msg, record.args = clean, None
+        return True
+
+
+_LOG_REDACTION = _LogRedaction()
+
+
 def config_from_options(options, endpoint: str, *, ca_dir=None, timeout_s: float = 30.0) -> GatewayConfig:
     """The GatewayConfig the scheduler uses for ``endpoint`` (a cluster step's ``gateway_endpoint``).
 
@@ -139,6 +175,7 @@ class Gateway:
     def __init__(self, config: GatewayConfig):
         self.config = config
         self._redact = Redactor([config.password.reveal()])
+        _LOG_REDACTION.add(config.password.reveal())
         self._client: PowerFlexClient | None = None
         self._lock = threading.RLock()
 
@@ -169,12 +206,13 @@ class Gateway:
                                  certificate_path=c.ca_path if c.tls_verify else None, timeout=c.timeout_s)
         try:
             client.initialize()
+            return client
         except Exception as exc:   # noqa: BLE001 - classified below; anything else is a bug and re-raises
             err = self._classify(exc, "connect to the gateway")
             if err is None:
                 raise
-            raise err from None
-        return client
+        # Raised outside the except block: no __context__ chains PyPowerFlex's unredacted exception.
+        raise err
 
     def call(self, operation: str, fn: Callable[[PowerFlexClient], T]) -> T:
         """Run ``fn(client)`` (one or more PyPowerFlex calls) and map its failures.
@@ -191,11 +229,11 @@ class Gateway:
                     err = self._classify(exc, operation)
                     if err is None:
                         raise
-                    if isinstance(err, SessionExpired) and attempt == 1:
-                        LOG.info("gateway rejected the session during %s; logging in again", operation)
-                        continue
-                    raise err from None
-        raise AssertionError("unreachable")
+                if not (isinstance(err, SessionExpired) and attempt == 1):
+                    break
+                LOG.info("gateway rejected the session during %s; logging in again", operation)
+        # Raised outside the except block: no __context__ chains PyPowerFlex's unredacted exception.
+        raise err
 
     # ------------------------------------------------------------------ error mapping
     def _classify(self, exc: BaseException, operation: str) -> ClusterError | None:

@@ -2,6 +2,7 @@
 import pytest
 
 from dcos_scaleio.framework.cluster import (ActionRefused, Gateway, GatewayAuthError, GatewayConfig, GatewayConfigError,
+                                            GatewayRefused,
                                             GatewayTLSError, GatewayUnavailable, ProtectionDomainSpec, SessionExpired,
                                             StoragePoolSpec, ensure_protection_domain, ensure_storage_pool,
                                             gateway_reachable, parse_endpoint)
@@ -54,6 +55,18 @@ def test_wrong_password_is_permanent_and_never_echoed(world, no_secret, password
     assert not ei.value.retryable and ei.value.status == 401 and "credentials" in ei.value.reason
     assert wrong not in str(ei.value) and wrong not in repr(ei.value) and wrong not in repr(g)
     no_secret(ei.value)
+
+
+def test_a_gateway_message_echoing_the_password_is_redacted_everywhere(world, gw, password, no_secret,
+                                                                       secret_watch):
+    """The MDM echoes an invalid name in its refusal; here the name is the password. The error and
+    every log record (PyPowerFlex logs the gateway's body) show it redacted."""
+    with pytest.raises(GatewayRefused) as ei:
+        gw.call("create protection domain", lambda c: c.protection_domain.create(password))
+    assert "Invalid Protection Domain name" in ei.value.reason and "******" in ei.value.reason
+    no_secret(ei.value)
+    assert any("Invalid Protection Domain name: '******'" in t for t in secret_watch)
+    # (the autouse secret_watch then checks every record for the password)
 
 
 def test_reprs_never_show_the_password(world, password):
