@@ -22,6 +22,10 @@ ARTIFACTS = {fam: {c: {"url": f"https://mirror.test/{fam}/{c}", "sha256": "e" * 
                    for c in ("mdm", "sds", "sdc", "lia", "gateway", "rexray", "dvdcli")} for fam in ("rhel", "ubuntu")}
 
 
+CREATES = {"sds-register": "sds", "storage-pool": "storage_pool", "protection-domain": "protection_domain",
+           "device": "device"}
+
+
 def make_options(mode):
     user = {"scaleio": {"admin_password": "Sc4leIO-pass", "mode": mode}, "artifacts": ARTIFACTS}
     if mode == "existing":
@@ -54,7 +58,12 @@ def deploy(eng, timer, now, pending):
                     pending += timer.call("task status", eng.handle, TaskStatusUpdate(
                         now, d.task_id, "TASK_FINISHED", "ok", {"os_family": "rhel"}))
                 elif isinstance(d, RunClusterAction):
-                    pending += timer.call("action result", eng.handle, ClusterActionResult(now, d.action_id, True))
+                    # Creating actions report the object's ID, as framework.cluster does.
+                    kind = CREATES.get(d.action)
+                    result = {"details": {f"{kind}_id": f"{len(d.step):04x}{hash(d.step) % 16**12:012x}",
+                                          "created": True}} if kind else {}
+                    pending += timer.call("action result", eng.handle,
+                                          ClusterActionResult(now, d.action_id, True, "ok", result))
         pending += timer.call("tick", eng.handle, Tick(now))
         t0 = time.process_time_ns()
         eng.drain_changes()

@@ -624,21 +624,23 @@ class Engine:
         if action == "gateway":
             p["port"] = o.scaleio.gateway.port
         if action == "rexray":
+            rx = o.rexray
             p.update(gateway_endpoint=self._gateway_endpoint(), system_name=o.scaleio.system_name,
                      system_id=o.scaleio.existing.system_id, protection_domain=o.scaleio.protection_domain,
-                     storage_pool=o.scaleio.storage_pool, version=o.rexray.version,
-                     tls_verify=o.scaleio.gateway.tls_verify)
+                     storage_pool=o.scaleio.storage_pool, version=rx.version, tls_verify=o.scaleio.gateway.tls_verify,
+                     thin_provisioning=rx.thin_provisioning, mount_preempt=rx.mount_preempt,
+                     ignore_used_count=rx.ignore_used_count, log_level=rx.log_level)
         if action == "dvdi":
             module = o.isolator.module_for(node.info.mesos_version)
             p.update(isolator="dvdi" if module else "native",
                      module={"url": module.url, "sha256": module.sha256} if module else None,
                      mesos_version=node.info.mesos_version, allow_restart=o.agents.allow_restart,
                      docker_volume_checkpoint_dir=o.isolator.docker_volume_checkpoint_dir)
-        if action in ("mdm-remove", "gateway-remove"):
+        if action in ("uninstall-mdm", "uninstall-gateway"):
             p["role"] = step.params["role"]
-        if action == "dvdi-remove":
+        if action == "uninstall-dvdi":
             p["allow_restart"] = o.agents.allow_restart
-        if action == "sds-uninstall":
+        if action == "uninstall-sds":
             p["wipe_devices"] = list(step.params.get("wipe_devices", ()))
         if action == "deps":
             p["discover_disks"] = o.devices.discovery.enabled and node.sds

@@ -6,10 +6,10 @@ Levels (``uninstall.level``):
 - ``framework``: only ``deregister:[service]`` (the scheduler removes its executors, its
   ZooKeeper node and its registration); ScaleIO, REX-Ray and the isolator keep working.
 - ``software``: first ``volumes:[check]`` (fails, not retryable, while any volume exists or is
-  mapped); then per agent, in reverse install order: ``dvdi-remove`` (restores the agent's recorded
-  flags; may ask for an agent restart) -> ``rexray-remove`` -> ``sdc-remove``, and for an SDS
+  mapped); then per agent, in reverse install order: ``uninstall-dvdi`` (restores the agent's recorded
+  flags; may ask for an agent restart) -> ``uninstall-rexray`` -> ``uninstall-sdc``, and for an SDS
   ``sds-remove`` (cluster: remove it from the system once its data has migrated) ->
-  ``sds-uninstall``; then, in provision mode only, LIA/gateway and the MDMs (standbys and
+  ``uninstall-sds``; then, in provision mode only, LIA/gateway and the MDMs (standbys and
   tie-breakers before the primary); finally ``deregister:[service]``.
 - ``data`` (needs ``uninstall.confirm``): like software, but ``volumes:[destroy]`` replaces the
   check, SDS devices are wiped, and in provision mode the storage pools and protection domain are
@@ -23,8 +23,8 @@ from .status import Strategy
 
 __all__ = ["build_skeleton", "add_node_steps", "assign", "owned_params", "nothing_to_remove"]
 
-_ORDER = {"dvdi-remove": 0, "rexray-remove": 1, "sdc-remove": 2, "sds-remove": 3, "sds-uninstall": 4,
-          "gateway-remove": 5, "mdm-remove": 6}
+_ORDER = {"uninstall-dvdi": 0, "uninstall-rexray": 1, "uninstall-sdc": 2, "sds-remove": 3, "uninstall-sds": 4,
+          "uninstall-gateway": 5, "uninstall-mdm": 6}
 
 
 def _software(eng) -> bool:
@@ -64,16 +64,16 @@ def build_skeleton(eng) -> None:
             slots = mdm_slots(o.scaleio.provision.mdm_count)
             others = []
             for slot, role in slots:
-                gw = eng._new_step(ph, f"mdm/{slot}:gateway-remove", f"{slot}:[gateway-remove]", HOST,
-                                   "gateway-remove", params={"slot": slot, "role": role})
+                gw = eng._new_step(ph, f"mdm/{slot}:uninstall-gateway", f"{slot}:[uninstall-gateway]", HOST,
+                                   "uninstall-gateway", params={"slot": slot, "role": role})
                 req = [gw] + ([eng.uninstall_barriers["pd"]] if "pd" in eng.uninstall_barriers else [])
                 if slot == "primary":
                     primary = (slot, role, req)
                     continue
-                others.append(eng._new_step(ph, f"mdm/{slot}:mdm-remove", f"{slot}:[mdm-remove]", HOST,
-                                            "mdm-remove", params={"slot": slot, "role": role}, requires=req))
+                others.append(eng._new_step(ph, f"mdm/{slot}:uninstall-mdm", f"{slot}:[uninstall-mdm]", HOST,
+                                            "uninstall-mdm", params={"slot": slot, "role": role}, requires=req))
             slot, role, req = primary
-            eng._new_step(ph, "mdm/primary:mdm-remove", "primary:[mdm-remove]", HOST, "mdm-remove",
+            eng._new_step(ph, "mdm/primary:uninstall-mdm", "primary:[uninstall-mdm]", HOST, "uninstall-mdm",
                           params={"slot": slot, "role": role}, requires=req + others)
     ph = plan.add(Phase("deregister", plan, Strategy.SERIAL))
     last = [s for p in plan.phases[:-1] for s in p.steps]
@@ -96,14 +96,14 @@ def add_node_steps(eng, node) -> None:
         eng._add_edge(dereg, s)
         return s
 
-    dvdi = step("dvdi-remove", HOST, [bars["preflight"]])
-    rexray = step("rexray-remove", HOST, [dvdi])
-    sdc = step("sdc-remove", HOST, [rexray])
+    dvdi = step("uninstall-dvdi", HOST, [bars["preflight"]])
+    rexray = step("uninstall-rexray", HOST, [dvdi])
+    sdc = step("uninstall-sdc", HOST, [rexray])
     before_mdm = [rexray, sdc]
     if node.sds:
         wipe = sorted(node.devices) if _destroys(eng) else []
         sds = step("sds-remove", CLUSTER, [bars["preflight"]])
-        before_mdm += [sds, step("sds-uninstall", HOST, [sds], {"wipe_devices": wipe})]
+        before_mdm += [sds, step("uninstall-sds", HOST, [sds], {"wipe_devices": wipe})]
         if "pools" in bars:
             eng._add_edge(bars["pools"], sds)
     if eng.mdm_phase is not None:
@@ -120,7 +120,7 @@ def assign(eng, slots: dict) -> None:
         node.mdm_slot = slot
         if eng.mdm_phase is None:
             continue
-        for key in (f"mdm/{slot}:gateway-remove", f"mdm/{slot}:mdm-remove"):
+        for key in (f"mdm/{slot}:uninstall-gateway", f"mdm/{slot}:uninstall-mdm"):
             s = eng.steps[key]
             s.host = host
             s.order = _ORDER[s.action]

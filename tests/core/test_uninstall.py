@@ -39,20 +39,20 @@ def test_software_level_removes_in_reverse_order_mdms_last(kit):
     w = deployed(kit, opts)
     sw = kit.options(devices=devs, uninstall={"level": "software"}, agents={"allow_restart": True})
     u = uninstalling(kit, w, sw)
-    u.outcomes["h2/dvdi-remove"] = [("finish", {"restart": "agent"})]
+    u.outcomes["h2/uninstall-dvdi"] = [("finish", {"restart": "agent"})]
     assert [ph.name for ph in u.engine.plan.phases] == ["preflight", "mdm", "h1", "h2", "h3", "h4", "deregister"]
     assert u.run() is Status.COMPLETE
     order = order_of(u)
     pos = {k: i for i, k in enumerate(order)}
     assert order[0] == "preflight/volumes" and order[-1] == "deregister/service"
     for h in ("h1", "h2", "h3", "h4"):
-        assert pos[f"{h}/dvdi-remove"] < pos[f"{h}/rexray-remove"] < pos[f"{h}/sdc-remove"]
-        assert pos[f"{h}/sds-remove"] < pos[f"{h}/sds-uninstall"]
-        assert pos[f"{h}/sdc-remove"] < pos["mdm/tiebreaker-1:mdm-remove"]
-        assert pos[f"{h}/sds-remove"] < pos["mdm/primary:gateway-remove"]
-    assert pos["mdm/secondary-1:mdm-remove"] < pos["mdm/primary:mdm-remove"]
+        assert pos[f"{h}/uninstall-dvdi"] < pos[f"{h}/uninstall-rexray"] < pos[f"{h}/uninstall-sdc"]
+        assert pos[f"{h}/sds-remove"] < pos[f"{h}/uninstall-sds"]
+        assert pos[f"{h}/uninstall-sdc"] < pos["mdm/tiebreaker-1:uninstall-mdm"]
+        assert pos[f"{h}/sds-remove"] < pos["mdm/primary:uninstall-gateway"]
+    assert pos["mdm/secondary-1:uninstall-mdm"] < pos["mdm/primary:uninstall-mdm"]
     assert [a.action for a in u.log if isinstance(a, RunClusterAction)][0] == "volumes-check"
-    wipe = [d for d in u.launches("h1/sds-uninstall")][0].params["wipe_devices"]
+    wipe = [d for d in u.launches("h1/uninstall-sds")][0].params["wipe_devices"]
     assert wipe == []                                    # software level keeps device data
     sds_remove = [a for a in u.log if isinstance(a, RunClusterAction) and a.step == "h1/sds-remove"][0]
     assert sds_remove.params["sds_id"] == w.engine.steps["h1/sds-register"].details["sds_id"]
@@ -80,7 +80,7 @@ def test_data_level_destroys_only_in_provision_mode(kit):
     actions = [a.action for a in u.log if isinstance(a, RunClusterAction)]
     assert actions[0] == "volumes-destroy"
     assert actions.index("storage-pool-remove") < actions.index("protection-domain-remove")
-    assert u.launches("h3/sds-uninstall")[0].params["wipe_devices"] == ["/dev/sdb"]
+    assert u.launches("h3/uninstall-sds")[0].params["wipe_devices"] == ["/dev/sdb"]
 
     ex_opts = kit.existing(devices=devs, uninstall=data)
     ex = uninstalling(kit, deployed(kit, kit.existing(devices=devs)), ex_opts)
@@ -88,7 +88,7 @@ def test_data_level_destroys_only_in_provision_mode(kit):
     assert ex.run() is Status.COMPLETE
     ex_actions = {a.action for a in ex.log if isinstance(a, RunClusterAction)}
     assert ex_actions == {"volumes-check", "sds-remove", "deregister-service"}
-    assert ex.launches("h1/sds-uninstall")[0].params["wipe_devices"] == []
+    assert ex.launches("h1/uninstall-sds")[0].params["wipe_devices"] == []
 
 
 def test_uninstall_ignores_new_agents_and_refuses_devices(kit):
@@ -118,7 +118,7 @@ def test_no_recorded_mdms_means_nothing_to_remove(kit):
     u = kit.World(opts, [])
     u.engine = Engine(opts, uninstall=True)
     assert u.run() is Status.COMPLETE
-    assert u.step("mdm/primary:mdm-remove").message == "no MDM agents were recorded: nothing to remove"
+    assert u.step("mdm/primary:uninstall-mdm").message == "no MDM agents were recorded: nothing to remove"
 
 
 def test_uninstall_state_roundtrips(kit):
