@@ -279,12 +279,6 @@ def test_switch_back_to_1_node_and_remove_standbys(cluster, plain_world):
     ok(m1.run("scli", "--remove_standby_mdm", "--remove_mdm_ip", m2.ip))
     ok(m1.run("scli", "--remove_standby_mdm", "--remove_mdm_name", "tb1"))
     assert "Standby MDMs:" not in ok(m1.run("scli", "--query_cluster"))
-    # and back to 3_node, as an operator repairing the cluster would
-    ok(m1.run("scli", "--add_standby_mdm", "--new_mdm_ip", m2.ip, "--mdm_role", "manager", "--new_mdm_name", "mdm2"))
-    ok(m1.run("scli", "--add_standby_mdm", "--new_mdm_ip", tb.ip, "--mdm_role", "tb", "--new_mdm_name", "tb1"))
-    ok(m1.run("scli", "--switch_cluster_mode", "--cluster_mode", "3_node", "--add_slave_mdm_ip", m2.ip,
-              "--add_tb_ip", tb.ip))
-    assert "Mode: 3_node" in ok(m1.run("scli", "--query_cluster"))
 
 
 def test_parallel_scli_from_many_hosts_applies_each_effect_once(cluster, plain_world):
