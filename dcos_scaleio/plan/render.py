@@ -99,7 +99,7 @@ def node_json(engine, hostname: str) -> dict:
     """GET /v1/nodes/<node>: identity, persona, steps and devices of one node. KeyError if unknown."""
     node = engine.nodes[hostname]
     info = node.info
-    persona = ([f"mdm-{engine.options.scaleio.provision and _role(node)}"] if node.mdm_slot else []) \
+    persona = ([f"mdm-{_role(node)}"] if node.mdm_slot else []) \
         + (["gateway"] if node.mdm_slot else []) + (["sds"] if node.sds else []) + ["sdc"]
     devices = []
     for path, spec in node.devices.items():
