@@ -90,12 +90,14 @@ def _kill(pid: int, sig: int) -> None:
         pass
 
 
-def _kill_namespace(ns: str, exclude=(), timeout=_KILL_TIMEOUT) -> None:
-    """SIGKILL every process of a namespace until none is left (new forks are caught by re-scanning)."""
+def _kill_namespace(ns: str, exclude=(), timeout=_KILL_TIMEOUT, verify=None) -> None:
+    """SIGKILL every process of a namespace until none is left (new forks are caught by re-scanning).
+    ``verify(ns)`` is asked before each round: a namespace id is recycled once its namespace dies, and
+    another agent's namespace must never be hit."""
     deadline = time.monotonic() + timeout
     while True:
         pids = pids_in_namespace(ns, exclude)
-        if not pids:
+        if not pids or (verify is not None and not verify(ns)):
             return
         if time.monotonic() > deadline:
             raise RuntimeError(f"processes {pids} of namespace {ns} survive SIGKILL")
@@ -363,8 +365,8 @@ class AgentRoot:
         except (OSError, ValueError):
             return
         ns = info.get("ns")
-        if ns and ns != _mnt_ns(os.getpid()) and self._namespace_is_ours(ns):
-            _kill_namespace(ns)
+        if ns and ns != _mnt_ns(os.getpid()):
+            _kill_namespace(ns, verify=self._namespace_is_ours)
         stale.unlink(missing_ok=True)
 
     def _namespace_is_ours(self, ns: str) -> bool:
@@ -372,9 +374,11 @@ class AgentRoot:
         mount table still holds this agent's overlay (so another agent is never killed by mistake)."""
         marker = f"upperdir={self.upper},"
         for pid in pids_in_namespace(ns):
+            # Any process will do, but one chrooted below the overlay's root does not list it.
             try:
                 with open(f"/proc/{pid}/mountinfo") as f:
-                    return any(marker in line for line in f)
+                    if any(marker in line for line in f):
+                        return True
             except OSError:
                 continue
         return False
@@ -384,7 +388,10 @@ class AgentRoot:
         ns, holder = self._ns, self._holder
         if ns is None:
             return []
-        return pids_in_namespace(ns, (holder.pid,) if holder is not None else ())
+        pids = pids_in_namespace(ns, (holder.pid,) if holder is not None else ())
+        if pids and (holder is None or holder.poll() is not None) and not self._namespace_is_ours(ns):
+            return []  # our namespace died with the holder and its id now names someone else's
+        return pids
 
     def kill_all(self, sig: int = signal.SIGKILL) -> None:
         """Send ``sig`` to every process inside the agent except the holder. With SIGKILL, wait until
@@ -394,21 +401,24 @@ class AgentRoot:
             return
         exclude = (holder.pid,) if holder is not None else ()
         if sig == signal.SIGKILL:
-            _kill_namespace(ns, exclude)
+            _kill_namespace(ns, exclude, verify=self._namespace_is_ours)
         else:
-            for pid in pids_in_namespace(ns, exclude):
+            for pid in self.pids():
                 _kill(pid, sig)
 
     def stop(self) -> None:
         """Everything inside dies; the namespace and its mounts disappear. The upper dir is kept."""
         if self._ns is not None:
-            _kill_namespace(self._ns, exclude=(self._holder.pid,) if self._holder else ())
+            _kill_namespace(self._ns, exclude=(self._holder.pid,) if self._holder else (),
+                            verify=self._namespace_is_ours)
         if self._holder is not None:
             _kill(self._holder.pid, signal.SIGKILL)
             self._holder.wait()
             self._holder = None
         if self._ns is not None:
-            _kill_namespace(self._ns)  # anything forked between the two scans
+            # Anything forked between the two scans. Once the holder is gone the namespace id may be
+            # recycled, hence the check that it still holds our overlay.
+            _kill_namespace(self._ns, verify=self._namespace_is_ours)
         if self._watch_w is not None:
             os.close(self._watch_w)
             self._watch_w = None
