@@ -653,3 +653,21 @@ def test_unknown_agent_offers_get_a_medium_decline_and_its_arrival_revives(kit):
     assert Revive() in out                 # clears the filter set by the decline above
     out = w.add_agent(AgentInfo("id-1-new", "h1", "10.0.0.1"))
     assert Revive() in out                 # same host, new agent ID
+
+
+def test_node_json_tells_persona_steps_and_devices(prov):
+    assert prov.run() is Status.COMPLETE
+    n1, n4 = node_json(prov.engine, "h1"), node_json(prov.engine, "h4")
+    assert n1["persona"] == ["mdm-primary", "gateway", "sds", "sdc"]
+    assert n3_role(prov) == ["mdm-tiebreaker", "gateway", "sds", "sdc"]
+    assert n4["persona"] == ["sds", "sdc"]
+    assert n4["os_family"] == "rhel" and n4["agent_id"] == "id-4" and n4["present"]
+    assert [s["name"] for s in n1["steps"]][:4] == ["h1:[deps]", "primary:[mdm]", "primary:[cluster-create]",
+                                                    "primary:[gateway]"]
+    assert n4["devices"] == [{"path": "/dev/sdb", "protection_domain": "pd1", "storage_pool": "sp1",
+                              "source": "options", "state": "added", "status": "COMPLETE", "reason": None}]
+    assert all(s["finished"] is not None and s["attempts"] == 1 for s in n4["steps"])
+
+
+def n3_role(world):
+    return node_json(world.engine, "h3")["persona"]
