@@ -778,6 +778,11 @@ def exit_code(command: str, err: ScaleIOError) -> int:
 
 def run(argv: list[str], host: hostside.Host) -> tuple[int, list[str], list[str]]:
     """Run one scli invocation. Returns (exit code, stdout lines, stderr lines)."""
+    if argv in (["--version"], ["--help"]):
+        if argv == ["--version"]:
+            return 0, [f"EMC ScaleIO Version: {VERSION}"], []
+        return 0, ["Usage: scli --<command> [--<parameter> <value> ...]", "Commands:"] + \
+            [f"  --{name}" for name in sorted(COMMANDS)], []
     try:
         command, opts = parse(argv)
     except UsageError as exc:

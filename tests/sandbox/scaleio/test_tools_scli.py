@@ -97,6 +97,8 @@ def test_usage_errors_exit_1(cluster):
         assert proc.returncode == 1 and proc.stderr.startswith("Error: "), (argv, proc.stderr)
     proc = m1.run("scli", "--create_mdm_cluster", "--master_mdm_ip", m1.ip)
     assert proc.returncode == 1 and "accept_license" in proc.stderr
+    assert ok(m1.run("scli", "--version")).startswith("EMC ScaleIO Version: R")
+    assert "--add_sds_device" in ok(m1.run("scli", "--help")).split()
 
 
 def test_session_is_required_and_expires(cluster, plain_world):
