@@ -255,7 +255,7 @@ class AgentRoot:
         if target is None:
             return None
         try:
-            return target.read_text()
+            return target.read_text(errors="replace")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             return None
 
