@@ -3,7 +3,7 @@
 import pytest
 
 from dcos_scaleio.framework.cluster import (ActionRefused, DeviceSpec, GatewayRefused, GatewayUnavailable,
-                                            InvalidParameters, OperationPending, OwnedObject, ProtectionDomainSpec,
+                                            InvalidParameters, OwnedObject, ProtectionDomainSpec,
                                             SdsSpec, StoragePoolSpec, VolumeScope, add_device, check_no_volumes,
                                             ensure_protection_domain, ensure_storage_pool, register_sds, remove_device,
                                             remove_protection_domain, remove_sds, remove_storage_pool)
@@ -199,10 +199,6 @@ def test_volumes_check(world, gw, layout):
         check_no_volumes(gw)
     assert "1 volume(s) exist (1 mapped to SDCs): vol1" in ei.value.reason
     assert check_no_volumes(gw, VolumeScope(("0123abcd",))).details["volumes"] == 0
-
-
-def test_operation_pending_when_removal_is_not_visible_yet_is_retryable():
-    assert OperationPending("x").retryable
 
 
 @pytest.mark.parametrize("build", [

@@ -1,7 +1,7 @@
 """The PyPowerFlex adapter against the real sandbox gateway: TLS, credentials, sessions, error mapping."""
 import pytest
 
-from dcos_scaleio.framework.cluster import (ActionRefused, Gateway, GatewayAuthError, GatewayConfig, GatewayConfigError,
+from dcos_scaleio.framework.cluster import (Gateway, GatewayAuthError, GatewayConfig, GatewayConfigError,
                                             GatewayRefused,
                                             GatewayTLSError, GatewayUnavailable, ProtectionDomainSpec, SessionExpired,
                                             StoragePoolSpec, ensure_protection_domain, ensure_storage_pool,
@@ -209,7 +209,3 @@ def test_endpoint_parsing(endpoint, ok):
             parse_endpoint(endpoint)
         assert "pw" not in str(ei.value)
         assert isinstance(ei.value, PermanentError)
-
-
-def test_permanent_errors_are_not_retryable_types():
-    assert not issubclass(ActionRefused, RetryableError) and issubclass(SessionExpired, RetryableError)
