@@ -1,7 +1,7 @@
 """The ScaleIO host daemons run by the units ``mdm``, ``sds``, ``scini``, ``lia``, ``scaleio-gateway``.
 
 ``python -m dcos_scaleio.sandbox.scaleio.daemons <kind>`` (or the installed wrapper scripts) runs one
-in the foreground, as systemd's ``Type=simple`` expects, until SIGTERM. Each listens where the real
+in the foreground until SIGTERM, telling systemd when it is ready (``Type=notify``). Each listens where the real
 one does, on the agent's own address (``/etc/sandbox/agent.json``), so probes, ``scli``, the SDCs and
 the gateway find it with a plain TCP connect:
 
@@ -18,7 +18,8 @@ the gateway find it with a plain TCP connect:
   ``mdm`` lines of ``drv_cfg.txt`` read at start.
 - ``lia``: TCP 9099.
 - ``scaleio-gateway``: the system helper's gateway server, configured by this agent's properties.
-- ``rexray``: ``rexray start`` (see tools/rexray.py).
+
+(The ``rexray`` unit runs ``/usr/bin/rexray start`` itself, see tools/rexray.py.)
 
 Line protocol on 9011: one JSON object per line each way.
 """
@@ -430,7 +431,7 @@ def _sdc_link(host: hostside.Host, ips: list[str], stop: threading.Event) -> Non
 
 
 # ---------------------------------------------------------------------------------------------
-# lia, gateway, rexray
+# lia, gateway
 # ---------------------------------------------------------------------------------------------
 def run_lia(host: hostside.Host) -> int:
     stopper = Stopper()
@@ -465,18 +466,12 @@ def run_gateway(host: hostside.Host) -> int:
     return gateway.main(["--root", str(host.root), "--log", str(log)])
 
 
-def run_rexray(host: hostside.Host) -> int:
-    from dcos_scaleio.sandbox.scaleio.tools import rexray
-    return rexray.main(["start", "-f"])
-
-
 DAEMONS = {
     "mdm": run_mdm,
     "sds": run_sds,
     "scini": run_scini,
     "lia": run_lia,
     "scaleio-gateway": run_gateway,
-    "rexray": run_rexray,
 }
 
 
