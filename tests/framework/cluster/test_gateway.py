@@ -209,3 +209,24 @@ def test_endpoint_parsing(endpoint, ok):
             parse_endpoint(endpoint)
         assert "pw" not in str(ei.value)
         assert isinstance(ei.value, PermanentError)
+
+
+def test_concurrent_calls_on_one_gateway_do_not_end_each_others_sessions(world, gw):
+    """PyPowerFlex keeps one token per client and logs out after each request; the adapter
+    serialises calls so threads sharing a Gateway never log each other out."""
+    import threading
+    errors = []
+
+    def work(i):
+        try:
+            ensure_protection_domain(gw, ProtectionDomainSpec(f"pd{i}"))
+        except Exception as exc:   # noqa: BLE001 - collected for the assertion
+            errors.append(exc)
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors and not any(t.is_alive() for t in threads)
+    assert sorted(p.name for p in world.system.protection_domains()) == ["pd0", "pd1", "pd2", "pd3"]
+    assert world.applied("add_protection_domain") == 4 == world.attempts("add_protection_domain")
