@@ -53,6 +53,19 @@ class MesosCluster:
                  update_retry=(10.0, 600.0), agent_ping_timeout=75.0, offer_timeout=None, time_scale=1.0,
                  simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5, zk=None,
                  credentials=None):
+        """Options (durations are emulated seconds, see ``time_scale``):
+
+        - ``agents``: AgentSpec (or dicts of its fields); ``masters``: endpoints (>= 2 for leader
+          changes; standbys listen on the next addresses after ``master_host``); ``port``: the leader's
+          port (0: any free one; standbys use the same port when it is fixed);
+        - ``heartbeat_interval`` (SUBSCRIBED/HEARTBEAT), ``allocation_interval`` (offer tick),
+          ``update_retry`` (agent status update resend: first interval, cap), ``agent_ping_timeout``
+          (a stopped agent becomes unreachable), ``offer_timeout`` (rescind held offers; None: never);
+        - ``simulated``: benchmark agents without processes or roots, tasks end after
+          ``sim_task_duration``; ``ip_prefix``: ``"127.X"`` for agent addresses (default: a free one);
+        - ``zk``: ``host:port/path`` to publish master znodes; ``credentials``: {principal: secret}
+          enables HTTP Basic framework authentication; ``version``: the masters' Mesos version.
+        """
         self.state_dir = os.path.abspath(state_dir)
         self.specs = [a if isinstance(a, AgentSpec) else AgentSpec.from_dict(a) for a in agents]
         self.masters = max(1, int(masters))
