@@ -192,6 +192,21 @@ def test_rexray_and_dvdcli_packages(agent):
     assert a.root.read_text("/usr/bin/rexray") is None
 
 
+def test_upgrade_keeps_the_service_running_without_confirmation(agent, pkgdir):
+    """rpm -U of a newer build: the old package's removal scripts neither ask for I_AM_SURE nor stop it."""
+    a = agent
+    newer = [v for v in CASES.values() if v > a.version]
+    if not newer:
+        pytest.skip(f"no build newer than {a.version} in this test's mirror")
+    d, catalog = pkgdir
+    ok(a.install(str(d / catalog[f"scaleio/{newer[0]}/{a.family}/sds"])))
+    res = run(a.root, ["rpm", "-q", a.name("sds")] if a.family == "rhel"
+              else ["dpkg-query", "-W", "-f=${Version}", a.name("sds")])
+    assert newer[0] in res.stdout
+    assert active(a, "sds") and listening(a.ip, 7072)
+    assert "sds-1" in ok(run(a.root, ["scli", "--query_all_sds"]))
+
+
 def test_kernel_upgrade_without_scini_module_then_reboot(agent):
     """A kernel the SDC package has no module for: after the reboot scini cannot load, the rest comes back."""
     a = agent
