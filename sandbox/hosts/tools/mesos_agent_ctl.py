@@ -51,15 +51,25 @@ def post(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
                f"Connection: close\r\n\r\n").encode()
     with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as sock:
         sock.sendall(request)
-        chunks = []
-        while True:
+        raw = b""
+        # Read the head, then Content-Length bytes (or to EOF): never rely on the server closing.
+        while b"\r\n\r\n" not in raw:
             chunk = sock.recv(65536)
             if not chunk:
                 break
-            chunks.append(chunk)
-    raw = b"".join(chunks)
-    head, _, body = raw.partition(b"\r\n\r\n")
+            raw += chunk
+        head, _, body = raw.partition(b"\r\n\r\n")
+        length = None
+        for line in head.split(b"\r\n")[1:]:
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length" and value.strip().isdigit():
+                length = int(value.strip())
+        while length is None or len(body) < length:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            body += chunk
     status_line = head.split(b"\r\n", 1)[0].split()
     if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/") or not status_line[1].isdigit():
         raise ValueError("malformed HTTP response")
-    return int(status_line[1]), body
+    return int(status_line[1]), body[:length] if length is not None else body
