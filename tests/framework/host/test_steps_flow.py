@@ -277,7 +277,9 @@ def test_dvdi_flags_recorded_then_changed_and_restart_reported(world, agents):
 
 
 def test_uninstall_restores_the_agent_and_removes_packages(world, agents):
-    pri, sec, _ = agents
+    pri, sec, tb = agents
+    dcos_original = tb.read("/var/lib/dcos-scaleio/rexray.conf.orig")
+    assert dcos_original and "scaleio" not in dcos_original
     res, res_sec = parallel((pri.step, "uninstall-dvdi", {"flavour": "mesos"}),
                             (sec.step, "uninstall-dvdi", {"flavour": "mesos"}))
     ok(res, changed=True)
@@ -288,10 +290,15 @@ def test_uninstall_restores_the_agent_and_removes_packages(world, agents):
     assert sec.read(f"/usr/lib/libmesos_dvdi_isolator-{MESOS}.so") is None and sec.read("/usr/lib/dvdi-mod.json") is None
     assert sec.read("/etc/mesos-slave/modules") is None
     assert sec.read("/etc/mesos-slave/isolation").strip() == "cgroups/cpu,cgroups/mem"
-    rex, sdc = parallel((pri.step, "uninstall-rexray", {"flavour": "mesos"}), (sec.step, "uninstall-sdc", {}))
+    rex, sdc, dcos = parallel((pri.step, "uninstall-rexray", {"flavour": "mesos"}), (sec.step, "uninstall-sdc", {}),
+                              (tb.step, "uninstall-rexray", {"flavour": "dcos"}))
+    ok(dcos, changed=True)
+    assert tb.read("/opt/mesosphere/etc/rexray.conf") == dcos_original
+    assert tb.read("/var/lib/dcos-scaleio/rexray.conf.orig") is None
     ok(rex, changed=True)
     assert pri.read("/etc/rexray/config.yml") is None and not pri.active("rexray")
     ok(sdc, changed=True)
     assert sec.sh("rpm", "-q", "EMC-ScaleIO-sdc").returncode != 0 and not sec.active("scini")
-    for r in parallel((pri.step, "uninstall-dvdi", {"flavour": "mesos"}), (sec.step, "uninstall-sdc", {})):
+    for r in parallel((pri.step, "uninstall-dvdi", {"flavour": "mesos"}), (sec.step, "uninstall-sdc", {}),
+                      (tb.step, "uninstall-rexray", {"flavour": "dcos"})):
         ok(r, changed=False)
