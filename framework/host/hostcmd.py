@@ -28,8 +28,10 @@ DEFAULT_TIMEOUT_S = 300.0
 # Commands get a predictable environment: what they need, not whatever the executor inherited.
 BASE_ENV = {"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "LANG": "C",
             "LC_ALL": "C", "DEBIAN_FRONTEND": "noninteractive"}
-# Environment passed through from the caller when set (HOME for scli's session, sandbox plumbing).
-PASS_ENV = ("HOME", "SCALEIO_SANDBOX_STATE_DIR", "PYTHONPATH")
+# Environment passed through from the caller when set: HOME (scli keeps its session there), proxies
+# (apt-get/yum behind a proxy), TMPDIR, and the sandbox's own plumbing.
+PASS_ENV = ("HOME", "TMPDIR", "http_proxy", "https_proxy", "no_proxy", "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY",
+            "SCALEIO_SANDBOX_STATE_DIR", "PYTHONPATH")
 
 
 class UnsupportedOS(Exception):
@@ -120,13 +122,6 @@ class Host:
         if len(tail) > limit:
             tail = "..." + tail[-limit:]
         return self.redact(f"{what or ' '.join(result.argv)}: exit {result.rc}: {tail or '(no output)'}")
-
-    def which(self, name: str) -> str | None:
-        for directory in BASE_ENV["PATH"].split(":"):
-            candidate = os.path.join(directory, name)
-            if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-                return candidate
-        return None
 
     # ------------------------------------------------------------------ files
     @staticmethod
