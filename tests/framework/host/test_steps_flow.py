@@ -189,6 +189,12 @@ def test_sds_and_sdc_connect_and_a_killed_sdc_step_converges(world, agents):
     assert r_pri["changed"] and r_tb["changed"]
     again = ok(pri.step("sdc", base(world, pri, "sdc", mdm_ips=mdms)), changed=False)
     assert not any("drv_cfg --add_mdm" in c["argv"] for c in again["commands"])
+    # The system's MDM addresses change (e.g. an existing cluster re-addressed): --mod_mdm_ip, persisted.
+    for ips in ([pri.ip], mdms):
+        moved = ok(tb.step("sdc", base(world, tb, "sdc", mdm_ips=ips)), changed=True)
+        assert any("--mod_mdm_ip" in c["argv"] for c in moved["commands"])
+        lines = [ln for ln in tb.read("/etc/emc/scaleio/drv_cfg.txt").splitlines() if ln.startswith("mdm ")]
+        assert lines == ["mdm " + ",".join(ips)]
 
 
 def rexray_params(world, agent, gateway_ip, **extra):
