@@ -108,8 +108,11 @@ class ClusterCreate(Step):
     def login(self, ctx):
         """Log in with the real password, replacing the default one first if needed."""
         password = ctx.secret("admin_password")
-        if scli.scli(ctx.host, "--login", "--username", "admin", "--password", password).ok:
+        r = scli.scli(ctx.host, "--login", "--username", "admin", "--password", password)
+        if r.ok:
             return
+        if "Failed to connect" in r.text:
+            raise StepError(ctx.host.failure(r, "scli --login"))          # the MDM is not reachable: retry
         if password == DEFAULT_PASSWORD:
             raise StepError("the admin password must not be the default one", retryable=False)
         r = scli.scli(ctx.host, "--login", "--username", "admin", "--password", DEFAULT_PASSWORD)
