@@ -77,6 +77,10 @@ class PackageManager:
             self.host.run(["yum", "-y", "install", *names], check=True, timeout=1800)
             return
         r = self.host.run(["apt-get", "-y", "install", *names], timeout=1800)
+        if not r.ok and "dpkg --configure -a" in r.text:
+            # An earlier install was interrupted (e.g. this step was killed): finish it first.
+            self.host.run(["dpkg", "--configure", "-a"], check=True, timeout=1800)
+            r = self.host.run(["apt-get", "-y", "install", *names], timeout=1800)
         if not r.ok and "Unable to locate package" in r.text:
             # A fresh host may never have fetched its package lists.
             self.host.run(["apt-get", "update"], check=True, timeout=1800)
