@@ -2,8 +2,9 @@
 
 Plain Mesos (Mesosphere packages): one file per flag under ``/etc/mesos-slave/<flag>`` holding the
 value (``/etc/mesos-slave/isolation`` -> ``cgroups/cpu,cgroups/mem``).
-DC/OS: environment files ``/opt/mesosphere/etc/mesos-slave-common`` (the installer's defaults) and
-then ``/var/lib/dcos/mesos-slave-common`` (the operator's overrides), ``MESOS_<FLAG>=value`` lines.
+DC/OS: the environment files of the dcos-mesos-slave unit, ``MESOS_<FLAG>=value`` lines, in its order
+(:data:`DCOS_ENV_FILES`): ``/opt/mesosphere/etc/mesos-slave-common`` (the installer's defaults, written
+here), ``/var/lib/dcos/mesos-slave-common`` (the operator's overrides; attributes are written here), ...
 
 The *agent info* part of the flags (hostname, resources, attributes, default role) is what real
 Mesos checks against the checkpointed agent on recovery; see :func:`incompatible`.
@@ -14,6 +15,9 @@ from .protocol import parse_duration, version_tuple
 PLAIN_DIR = "/etc/mesos-slave"
 DCOS_BASE = "/opt/mesosphere/etc/mesos-slave-common"
 DCOS_OVERRIDE = "/var/lib/dcos/mesos-slave-common"
+# The dcos-mesos-slave unit's EnvironmentFile= order (a later file overrides an earlier one).
+DCOS_ENV_FILES = ("/opt/mesosphere/environment", DCOS_BASE, "/opt/mesosphere/etc/mesos-slave-common-extras",
+                  DCOS_OVERRIDE, "/var/lib/dcos/mesos-resources", "/run/dcos/etc/mesos-slave")
 DEFAULT_ISOLATION = "posix/cpu,posix/mem"
 DCOS_ISOLATION = "cgroups/cpu,cgroups/mem,disk/du,filesystem/linux,docker/runtime,docker/volume,volume/sandbox_path"
 
@@ -62,8 +66,9 @@ def _parse_env_file(text):
 def read_flags(root, flavour):
     """The flag dict the agent would start with, read from inside ``root`` (an AgentRoot)."""
     if flavour == "dcos":
-        flags = _parse_env_file(root.read_text(DCOS_BASE))
-        flags.update(_parse_env_file(root.read_text(DCOS_OVERRIDE)))
+        flags = {}
+        for path in DCOS_ENV_FILES:
+            flags.update(_parse_env_file(root.read_text(path)))
         return flags
     flags = {}
     directory = root.path(PLAIN_DIR)     # the agent's own view while it runs (upper dir otherwise)
