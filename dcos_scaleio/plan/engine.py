@@ -93,7 +93,8 @@ class Engine:
         self.restart_queue: deque[str] = deque()
         self.restarting: str | None = None
         self.now = 0.0
-        self._timers: list = []
+        self._timers: list = []               # heap of (at, seq, step key)
+        self._fifo: deque = deque()           # (at, step key), at non-decreasing
         self._timer_seq = 0
         self._compact_at = 1024
         self._launch_seq = 0
@@ -305,7 +306,10 @@ class Engine:
     @property
     def next_wakeup(self) -> float | None:
         self._drop_stale_timers()
-        return self._timers[0][0] if self._timers else None
+        heap, fifo = self._timers, self._fifo
+        if heap and fifo:
+            return min(heap[0][0], fifo[0][0])
+        return heap[0][0] if heap else fifo[0][0] if fifo else None
 
     def drain_changes(self) -> dict:
         """Records changed since the last call: key -> JSON-able dict (``None`` = delete)."""
@@ -959,9 +963,11 @@ class Engine:
         step.details = {**old, **kept}
 
     def _on_tick(self, ev: Tick):
-        timers = self._timers
-        while timers and timers[0][0] <= self.now:
-            at, _, key = heapq.heappop(timers)
+        while True:
+            due = self._pop_due(self.now)
+            if due is None:
+                break
+            at, key = due
             step = self.steps.get(key)
             if step is None:
                 continue
@@ -1138,13 +1144,18 @@ class Engine:
         raise UnknownElement(f"Step {ref} not found in phase {phase.name}")
 
     # ------------------------------------------------------------------ after every event
+    # Timers: deadlines are ``now + step_timeout_s``, so they arrive in order and go to a FIFO
+    # (O(1)); anything out of order (retry backoffs, a clock that stepped back) goes to a heap.
+    # Entries go stale when a step moves on before its time; they are dropped lazily when they
+    # reach the front, and both structures are compacted when they grow past twice the live ones.
     def _push_timer(self, at: float, key: str):
-        self._timer_seq += 1
-        timers = self._timers
-        heapq.heappush(timers, (at, self._timer_seq, key))
-        # Entries go stale when a step completes before its deadline; they are dropped lazily at
-        # the top, but compact now and then so the heap stays proportional to the live timers.
-        if len(timers) > self._compact_at:
+        fifo = self._fifo
+        if not fifo or fifo[-1][0] <= at:
+            fifo.append((at, key))
+        else:
+            self._timer_seq += 1
+            heapq.heappush(self._timers, (at, self._timer_seq, key))
+        if len(fifo) + len(self._timers) > self._compact_at:
             self._compact_timers()
 
     def _timer_valid(self, at: float, key: str) -> bool:
@@ -1152,25 +1163,37 @@ class Engine:
         return step is not None and ((step.state is D and step.retry_at == at)
                                      or (step.state in ACTIVE and step.deadline == at))
 
+    def _pop_due(self, now: float):
+        """The earliest timer entry due at ``now`` as (at, key), removed; None if none is due."""
+        heap, fifo = self._timers, self._fifo
+        h = heap[0][0] if heap else None
+        f = fifo[0][0] if fifo else None
+        if f is not None and f <= now and (h is None or f <= h):
+            return fifo.popleft()
+        if h is not None and h <= now:
+            at, _, key = heapq.heappop(heap)
+            return at, key
+        return None
+
     def _drop_stale_timers(self):
-        timers = self._timers
+        heap, fifo = self._timers, self._fifo
         popped = 0
-        while timers:
-            at, _, key = timers[0]
-            if self._timer_valid(at, key):
-                return
-            heapq.heappop(timers)
+        while heap and not self._timer_valid(heap[0][0], heap[0][2]):
+            heapq.heappop(heap)
             popped += 1
-            if popped > 64:
-                # Many completed steps' deadlines at once (end of a deploy wave): one O(n) pass
-                # instead of O(n log n) pops.
-                self._compact_timers()
-                timers = self._timers
+        while fifo and not self._timer_valid(*fifo[0]):
+            fifo.popleft()
+            popped += 1
+        if popped > 64:
+            # A burst of steps finished before their deadlines (end of a deploy wave): also drop
+            # the stale entries behind the front in one O(n) pass.
+            self._compact_timers()
 
     def _compact_timers(self):
         self._timers = [t for t in self._timers if self._timer_valid(t[0], t[2])]
         heapq.heapify(self._timers)
-        self._compact_at = 2 * len(self._timers) + 1024
+        self._fifo = deque(t for t in self._fifo if self._timer_valid(*t))
+        self._compact_at = 2 * (len(self._timers) + len(self._fifo)) + 1024
 
     def _finish(self):
         if self._fresh:
