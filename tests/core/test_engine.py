@@ -671,3 +671,22 @@ def test_node_json_tells_persona_steps_and_devices(prov):
 
 def n3_role(world):
     return node_json(world.engine, "h3")["persona"]
+
+
+def test_deadlines_fire_in_time_even_if_the_clock_steps_back(kit):
+    w = kit.World(kit.existing(service={"step_timeout_s": 1000}), [kit.agent(1), kit.agent(2)])
+    w.start()
+    for _ in range(3):
+        w.answer_actions()                      # gateway, protection domain, pool: no timers left
+    w.now = 100
+    a = w.offer("h1")[0]
+    w.now = 50                                  # the adapter's clock stepped back
+    b = w.offer("h2")[0]
+    assert w.wakeup == 1050
+    w.now = 1060
+    out = w.feed(Tick(1060))
+    assert [d.task_id for d in out if isinstance(d, KillTask)] == [b.task_id]
+    assert w.step("h1/deps").state is Status.STARTING and w.step("h2/deps").state is Status.DELAYED
+    w.now = 1100
+    out = w.feed(Tick(1100))
+    assert [d.task_id for d in out if isinstance(d, KillTask)] == [a.task_id]
