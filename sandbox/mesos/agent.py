@@ -61,6 +61,7 @@ class Agent(ExecutorMixin):
         self.server = None
         self._watcher = None
         self._generation = 0            # bumped when the process stops, so an interrupted boot gives up
+        self.booting = False
 
     # ------------------------------------------------------------------ what the master reads
     @property
@@ -107,6 +108,13 @@ class Agent(ExecutorMixin):
 
     async def boot(self):
         """Start the agent process. Returns True when it is up, False when recovery was refused."""
+        self.booting = True
+        try:
+            return await self._boot()
+        finally:
+            self.booting = False
+
+    async def _boot(self):
         self.failure = None
         try:
             flags = flagmod.read_flags(self.root, self.flavour)

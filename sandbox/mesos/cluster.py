@@ -30,6 +30,8 @@ from .sim import SimAgent
 from .spec import AgentSpec
 from .zk_leader import ZkPublisher
 
+HOST_JSON = "/etc/sandbox/host.json"     # written by sandbox.hosts.provision: the root has an init
+
 log = logging.getLogger(__name__)
 
 
@@ -254,13 +256,31 @@ class MesosCluster:
         (``state`` is ``failed`` with ``failure`` set if recovery was refused)."""
         return self.call(self._restart_agent(name, down_seconds, wait))
 
-    async def _reboot_agent(self, name, start=True):
-        await self.agents[name].reboot(start)
-        return self.agent_info(self.agents[name])
+    async def _reboot_agent(self, name, start=True, timeout=60.0):
+        agent = self.agents[name]
+        provisioned = getattr(agent, "root", None) is not None and \
+            agent.root.read_text(HOST_JSON) is not None
+        if not (start and provisioned):
+            await agent.reboot(start)
+            return self.agent_info(agent)
+        # A host with the sandbox's init: booting it starts its enabled units, and the Mesos agent unit
+        # starts the agent through the control API (a disabled unit leaves it down, as on a real host).
+        from ..hosts import boot as boot_host
+        await agent.reboot(start=False)
+        failed = await asyncio.to_thread(boot_host, agent.root)
+        if failed:
+            log.warning("agent %s: units failed at boot: %s", name, failed)
+        await asyncio.sleep(0.05)                 # let a boot requested by the unit begin
+        deadline = self.clock.now() + timeout
+        while agent.booting and self.clock.now() < deadline:
+            await asyncio.sleep(0.05)
+        return self.agent_info(agent)
 
     def reboot_agent(self, name, start=True):
-        """Reboot the agent's host (AgentRoot.reboot): executors die and are not recovered; with
-        ``start`` the agent process comes back at once (else call start_agent, as a boot-time unit would)."""
+        """Reboot the agent's host (AgentRoot.reboot): every process in it dies, executors are not
+        recovered. With ``start``: a host provisioned by ``sandbox.hosts`` boots its enabled units
+        (its Mesos agent unit starts the agent); an unprovisioned one gets its agent started directly.
+        Without ``start`` the agent stays down until start_agent (or ``hosts.boot``) is called."""
         return self.call(self._reboot_agent(name, start))
 
     async def _stop_agent(self, name):

@@ -35,6 +35,7 @@ class SimAgent:
         self.root = None
         self.failure = None
         self.partitioned = False
+        self.booting = False
 
     def attributes_proto(self):
         return flagmod.attributes_proto(self.spec.attributes)

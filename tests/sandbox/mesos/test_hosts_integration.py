@@ -41,3 +41,26 @@ def test_agent_unit_restarts_the_emulated_agent(tmp_path_factory, flavour, unit,
         assert agent.agent_id == old_id
     finally:
         cluster.stop()
+
+
+def test_reboot_of_a_provisioned_host_starts_the_agent_through_its_unit(tmp_path_factory, schedulers):
+    from mesos_testfw.harness import executor_info
+    cluster = make_cluster(tmp_path_factory, [AgentSpec("rb0")])
+    cluster.start()
+    try:
+        agent = cluster.agent("rb0")
+        hosts.provision(agent.root, flavour="mesos")
+        s = schedulers(cluster.master_address, name="reboot")
+        s.wait_ev("registered")
+        s.send("launch", tasks=[{"task_id": "r0", "executor": executor_info("rex")}])
+        s.wait_ev("status", task_id="r0", state="TASK_RUNNING", timeout=30)
+        mark = s.mark()
+        info = cluster.reboot_agent("rb0")
+        assert info["state"] == "running" and info["id"] == agent.agent_id
+        assert s.wait_ev("status", since=mark, task_id="r0")["state"] == "TASK_LOST"
+        # With the unit disabled the agent stays down after a reboot, as on a real host.
+        assert agent.root.run(["systemctl", "disable", "mesos-slave"], timeout=60).returncode == 0
+        assert cluster.reboot_agent("rb0")["state"] == "stopped"
+        s.stop(failover=False)
+    finally:
+        cluster.stop()
