@@ -114,7 +114,7 @@ def plain_world(tmp_path_factory):
     base = tmp_path_factory.mktemp("plainworld")
     state = base / "state"
     state.mkdir(mode=0o700)
-    block = 150 + os.getpid() % 50
+    block = 200 + os.getpid() % 50   # apart from fresh_ip's 100..199 and the pre-built 127.0.x
     counter = itertools.count(1)
 
     class World:

@@ -34,7 +34,7 @@ def agent(request, tmp_path_factory, pkgdir):
     base = tmp_path_factory.mktemp(f"pkg-{family}")
     state = base / "sio"
     state.mkdir(mode=0o700)
-    ip = f"127.{100 + os.getpid() % 100}.{210 + sorted(CASES).index(family)}.1"
+    ip = f"127.{200 + os.getpid() % 50}.{240 + sorted(CASES).index(family)}.1"   # see plain_world
     root = make_agent(base / "agents", f"pkg-{family}", ip, state, os_family=family, share=[d])
     system = System.open(state, actor="test")
 

@@ -47,8 +47,8 @@ def cluster(tmp_path_factory):
     state.mkdir(mode=0o700)
     pkgdir = base / "pkgs"
     catalog = packages.build_all(pkgdir, scaleio_versions=(VERSION,), mesos_versions=())
-    block = 100 + os.getpid() % 100
-    ip_a, ip_b = f"127.{block}.220.1", f"127.{block}.221.1"
+    block = 200 + os.getpid() % 50   # see plain_world in conftest.py
+    ip_a, ip_b = f"127.{block}.245.1", f"127.{block}.246.1"
     disks = [{"name": "sdb", "size_gb": 200, "fs": None}]
     a = make_agent(base / "agents", "move-a", ip_a, state, os_family="ubuntu", disks=disks, share=[pkgdir])
     b = None
