@@ -123,7 +123,10 @@ def split_list(value: str | None) -> list[str]:
 # ------------------------------------------------------------------------------------------------
 def target_mdm(ctx: Ctx) -> str:
     """The MDM IP this invocation talks to: ``--mdm_ip`` (first reachable of a list) or this host."""
-    candidates = split_list(ctx.opt("mdm_ip")) or [ctx.host.ip]
+    # "This host" as the real tool means it: agents share the machine's loopback, so the local MDM
+    # listens on the agent's own address rather than on 127.0.0.1.
+    candidates = [ctx.host.ip if ip in ("127.0.0.1", "localhost") else ip
+                  for ip in split_list(ctx.opt("mdm_ip"))] or [ctx.host.ip]
     for ip in candidates:
         if not probe.valid_ip(ip):
             raise UsageError(f"Invalid IP address: {ip}")

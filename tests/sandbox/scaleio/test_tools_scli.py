@@ -68,6 +68,7 @@ def test_bootstrap_gives_a_3_node_cluster(cluster, plain_world):
     for section in ("Cluster:", "Master MDM:", "Slave MDMs:", "Tie-Breakers:"):
         assert section in out.splitlines()
     assert f"IPs: {m2.ip}, Management IPs: {m2.ip}, Port: 9011" in out
+    assert "Mode: 3_node" in ok(m1.run("scli", "--query_cluster", "--mdm_ip", "127.0.0.1"))
     # the slave answers too (6611 is open there once it is a manager member)
     assert "Master MDM:" in ok(m2.run("scli", "--query_cluster", "--mdm_ip", m2.ip))
     # the tie-breaker has no management port: it is not attached as a manager
