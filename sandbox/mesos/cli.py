@@ -21,6 +21,12 @@ from .spec import AgentSpec
 
 
 def build_specs(args):
+    if args.agent_specs:
+        with open(args.agent_specs) as f:
+            data = json.load(f)
+        if not isinstance(data, list):
+            raise SystemExit("--agent-specs must hold a JSON list of agent specs")
+        return [AgentSpec.from_dict(item) for item in data]
     specs = []
     for i in range(args.agents):
         specs.append(AgentSpec(f"agent-{i + 1}", flavour=args.flavour, version=args.agent_version,
@@ -43,6 +49,12 @@ def parse_args(argv):
     p.add_argument("--agent-version", default="1.11.0")
     p.add_argument("--heartbeat-interval", type=float, default=15.0)
     p.add_argument("--allocation-interval", type=float, default=1.0)
+    p.add_argument("--agent-specs", metavar="FILE",
+                   help="JSON list of AgentSpec fields (name, role, attributes, resources, version, flavour, "
+                        "isolation, flags, ...); replaces --agents/--public-agents/--flavour/--agent-version")
+    p.add_argument("--update-retry", default="10,600", metavar="MIN,MAX",
+                   help="agent status update resend interval and cap, seconds")
+    p.add_argument("--time-scale", type=float, default=1.0, help="emulated seconds per wall-clock second")
     p.add_argument("--simulated", action="store_true",
                    help="benchmark mode: tasks complete by themselves, no executor processes, no agent roots")
     p.add_argument("--sim-task-duration", type=float, default=5.0)
@@ -55,7 +67,10 @@ def main(argv=None) -> int:
     logging.basicConfig(level=args.log_level.upper(), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="mesos-sandbox-")
+    retry_min, _, retry_max = args.update_retry.partition(",")
     cluster = MesosCluster(state_dir, build_specs(args), masters=args.masters, port=args.port,
+                           update_retry=(float(retry_min), float(retry_max or retry_min)),
+                           time_scale=args.time_scale,
                            heartbeat_interval=args.heartbeat_interval, allocation_interval=args.allocation_interval,
                            simulated=args.simulated, sim_task_duration=args.sim_task_duration, zk=args.zk)
     done = threading.Event()

@@ -74,3 +74,25 @@ def test_cli_prints_ready_line_and_stops_cleanly_on_sigterm(tmp_path):
             proc.wait(10)
         proc.stdout.close()
         proc.stderr.close()
+
+
+def test_cli_agent_specs_file(tmp_path):
+    specs = tmp_path / "agents.json"
+    specs.write_text(json.dumps([{"name": "old", "version": "1.4.3", "attributes": {"rack": "a"}},
+                                 {"name": "pub", "role": "slave_public", "flavour": "dcos"}]))
+    proc = subprocess.Popen([sys.executable, "-m", "dcos_scaleio.sandbox", "mesos", "--agent-specs", str(specs),
+                             "--port", "0", "--state-dir", str(tmp_path / "state"), "--update-retry", "1,5"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    try:
+        info = json.loads(read_line(proc, 60))
+        assert [(a["name"], a["version"], a["role"], a["flavour"]) for a in info["agents"]] == [
+            ("old", "1.4.3", "*", "mesos"), ("pub", "1.11.0", "slave_public", "dcos")]
+        assert info["agents"][0]["attributes"] == {"rack": "a"}
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(60) == 0
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+        proc.stdout.close()
+        proc.stderr.close()
