@@ -165,8 +165,17 @@ def test_dvdcli_through_the_rexray_service(world, plain_world):
         vol = system.volume(name="dv1")
         assert vol.size_gb == 16 and vol.mapped_sdc_ids == (system.sdc(guid=a.guid).id,)
         assert ok(a.run("dvdcli", "path", "--volumedriver=rexray", "--volumename=dv1")).strip() == out.strip()
+        # the service's gateway token expires: it logs in again by itself
+        system.expire_sessions("gateway")
         ok(a.run("dvdcli", "unmount", "--volumedriver=rexray", "--volumename=dv1"))
         assert system.volume(name="dv1").mapped_sdc_ids == ()
+        # a gateway 5xx fails the request in-band; the next attempt works
+        system.set_fault("gateway_5xx", count=1, status=503, message="Service Unavailable", path="addMappedSdc")
+        proc = a.run("dvdcli", "mount", "--volumedriver=rexray", "--volumename=dv1")
+        assert proc.returncode == 1 and "Service Unavailable" in proc.stderr
+        assert system.volume(name="dv1").mapped_sdc_ids == ()
+        ok(a.run("dvdcli", "mount", "--volumedriver=rexray", "--volumename=dv1"))
+        ok(a.run("dvdcli", "unmount", "--volumedriver=rexray", "--volumename=dv1"))
         proc = a.run("dvdcli", "mount", "--volumedriver=rexray", "--volumename=dv2", "--explicitCreate=true")
         assert proc.returncode == 1 and "volume not found" in proc.stderr
         ok(a.run("dvdcli", "remove", "--volumedriver=rexray", "--volumename=dv1"))
