@@ -15,7 +15,7 @@ import re
 from dcos_scaleio.options import patterns
 
 __all__ = ["BadParams", "check_params", "ip", "ip_list", "device_path", "scaleio_name", "hostname",
-           "url", "sha256", "boolean", "port", "one_of", "scaleio_version", "semver", "mesos_version",
+           "url", "sha256", "boolean", "device_list", "port", "one_of", "scaleio_version", "semver", "mesos_version",
            "abs_path", "artifact", "packages", "members", "optional_artifact", "file_name", "is_ipv4"]
 
 SCALEIO_VERSION = re.compile(r"^[23]\.[0-9]+(\.[0-9]+)*(-[0-9]+(\.[0-9]+)*)?$")
@@ -62,6 +62,12 @@ def ip_list(value) -> list:
 
 def device_path(value) -> str:
     return _str(value, "block device path under /dev", predicate=patterns.is_device_path)
+
+
+def device_list(value) -> list:
+    if not isinstance(value, (list, tuple)):
+        raise _Bad("must be a list of block device paths")
+    return [device_path(d) for d in value]
 
 
 def scaleio_name(value) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 
-from .. import services
+from .. import services, validate as v
 from ..agentflags import AGENT_UNIT, AgentFlags
 from ..step import Step, StepError
 from . import dvdi, rexray
@@ -52,7 +52,25 @@ class UninstallMdm(RemovePackages):
 
 
 class UninstallSds(RemovePackages):
+    """Also, at the data uninstall level, wipes the signatures (``wipefs -a``) of the devices the
+    scheduler names in ``wipe_devices`` (those this SDS contributed), once the SDS is gone."""
     NAME, COMPONENTS, UNITS = "uninstall-sds", ("sds",), ("sds",)
+    PARAMS = spec(COMMON, wipe_devices=(v.device_list, False, []))
+
+    def signed(self, ctx) -> list:
+        """The devices to wipe that still carry a signature blkid recognises."""
+        return [d for d in ctx.params["wipe_devices"] if ctx.host.run(["blkid", "-p", d], timeout=60).rc == 0]
+
+    def check(self, ctx):
+        return super().check(ctx) + [f"wipe {d}" for d in self.signed(ctx)]
+
+    def act(self, ctx, todo):
+        super().act(ctx, todo)
+        for dev in self.signed(ctx):
+            r = ctx.host.run(["wipefs", "-a", dev], timeout=300)
+            if not r.ok:
+                raise StepError(ctx.host.failure(r, f"wipefs -a {dev}"))
+            ctx.changed(f"wiped the signatures of {dev}")
 
 
 class UninstallSdc(RemovePackages):
