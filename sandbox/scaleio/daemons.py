@@ -223,6 +223,10 @@ class MdmService:
         self.mgmt_port = Listener(ip, MDM_MGMT_PORT, lambda conn: conn.recv(1))
         self._stop = threading.Event()
         self._thread = None
+        # guid -> the connection that registered it last: a link that drops only disconnects the SDC
+        # if no newer link of the same SDC came up meanwhile (a quick scini restart).
+        self._latest: dict[str, object] = {}
+        self._latest_lock = threading.Lock()
 
     def start(self) -> "MdmService":
         self._follow()  # open the ports before returning: callers probe them right away
@@ -265,17 +269,22 @@ class MdmService:
                     if not self.view.is_member(self.ip):
                         send_line(conn, {"ok": False, "error": "This MDM is not attached to a system."})
                         return
-                    guid = str(msg["guid"])
-                    self.view.sdc_connected(guid, str(msg["ip"]))
+                    guid = str(msg["guid"]).upper()
+                    with self._latest_lock:
+                        self._latest[guid] = conn
+                        self.view.sdc_connected(guid, str(msg["ip"]))
                     send_line(conn, {"ok": True, "system_id": self.view.system_id()})
                 else:
                     send_line(conn, {"ok": False, "error": f"unknown op {op!r}"})
         finally:
             if guid is not None:
-                try:
-                    self.view.sdc_disconnected(guid)
-                except Exception:
-                    pass
+                with self._latest_lock:
+                    if self._latest.get(guid) is conn:
+                        del self._latest[guid]
+                        try:
+                            self.view.sdc_disconnected(guid)
+                        except Exception:
+                            pass
 
 
 def run_mdm(host: hostside.Host) -> int:
