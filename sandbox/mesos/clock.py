@@ -8,6 +8,7 @@ class Clock:
         self.scale = float(scale)
 
     def set_scale(self, scale: float):
+        """Applies to sleeps and timers started from now on (running timers keep their deadline)."""
         if scale <= 0:
             raise ValueError("time scale must be positive")
         self.scale = float(scale)

@@ -180,6 +180,26 @@ def test_control_api_restart_as_called_by_the_agent_service_unit(cluster, schedu
     s.stop(failover=False)
 
 
+def test_stopped_agent_becomes_unreachable_after_ping_timeout(cluster, schedulers):
+    s = run_on(cluster, schedulers, "parted", "ping", capabilities=["PARTITION_AWARE"])
+    aid = cluster.agent("parted").agent_id
+    mark = s.mark()
+    cluster.set_time_scale(50)          # 75 s of agent_ping_timeout pass in 1.5 s (timers started from now)
+    try:
+        cluster.stop_agent("parted")
+        ev = s.wait_ev("status", since=mark, task_id="ping-0")
+        assert (ev["state"], ev["reason"]) == ("TASK_UNREACHABLE", "REASON_AGENT_REMOVED")
+        s.wait_ev("agent_lost", since=mark, agent_id=aid)
+    finally:
+        cluster.set_time_scale(1)
+    # The checkpointed executor survived; after the agent comes back the task is running again.
+    assert cluster.start_agent("parted")["id"] == aid
+    mark = s.mark()
+    s.send("reconcile", task_ids=["ping-0"])
+    assert s.wait_ev("status", since=mark, task_id="ping-0")["state"] == "TASK_RUNNING"
+    s.stop(failover=False)
+
+
 def test_master_leader_change_redirects(cluster, schedulers):
     old = cluster.master_address
     s = run_on(cluster, schedulers, "restart", "ldr")
