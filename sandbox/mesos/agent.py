@@ -144,6 +144,10 @@ class Agent(ExecutorMixin):
             self.frameworks.clear()
             self.sum.stop()
             self.sum.streams.clear()
+        if recovered_id is not None:
+            # Mark what may come back before the server listens: an executor can resubscribe at once.
+            for ex in self.executors.values():
+                ex.reregistering = ex.state != "terminated" and ex.checkpoint and ex.kind == "custom"
         self.state = "recovering"
         self.accepting_subscriptions = True
         self.server = HttpServer(self.ip, self.port, self.handle, name=f"agent {self.name}")
@@ -187,15 +191,10 @@ class Agent(ExecutorMixin):
     async def _recover_executors(self):
         """Executors of checkpointing frameworks get ``executor_reregistration_timeout`` to resubscribe;
         the others are not recovered (destroyed, their tasks dropped)."""
-        waiting = []
+        waiting = [ex for ex in self.executors.values() if ex.reregistering]
         for ex in list(self.executors.values()):
-            if ex.state == "terminated":
-                continue
-            if not ex.checkpoint or ex.kind != "custom":
+            if ex.state != "terminated" and not ex.reregistering:
                 await self._terminate(ex, updates=False)
-                continue
-            ex.reregistering = True
-            waiting.append(ex)
         if not waiting:
             return
         deadline = self.clock.deadline(self.config.executor_reregistration_timeout)
