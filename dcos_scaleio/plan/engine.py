@@ -19,57 +19,40 @@ excepted). Status changes go through :func:`~dcos_scaleio.plan.transitions.trans
 """
 from __future__ import annotations
 
-import heapq
 from collections import deque
 
-from ..options import OS_FAMILIES
-from ..options import patterns
+from ..options import OS_FAMILIES, patterns
 from . import agents as agentsel
 from . import uninstall as uninstall_plan
+from .commands import CommandsMixin
 from .decisions import (LONG_REFUSE_S, SHORT_REFUSE_S, UNKNOWN_REFUSE_S, CancelAction, DeclineOffer, KillTask, LaunchHostStep,
                         RestartAgent, Revive, RunClusterAction, ScheduleWakeup, Suppress)
 from .events import (AgentAdded, AgentInfo, AgentRemoved, AgentsListed, ClusterActionResult,
                      DeviceRequested, OfferSeen, OperatorCommand, TaskStatusUpdate, Tick)
-from .model import CLUSTER, HOST, Node, Phase, Plan, Step, element_id
+from .errors import RequestRejected, UnknownElement
+from .model import CLUSTER, HOST, Node, Phase, Plan, Step
+from .params import MESOS_PACKAGES, PACKAGES, ParamsMixin
+from .records import RECORD_VERSION, RecordsMixin
 from .status import ACTIVE, Status, Strategy
 from .transitions import _LOOKUP as _TRANSITIONS
+from .timers import TimersMixin
 from .transitions import transition
 
-
-def phase_id(phase) -> str:
-    """A phase's stable id (also used by the renderer)."""
-    return element_id(f"{phase.plan.name}/{phase.name}")
 
 __all__ = ["Engine", "RequestRejected", "UnknownElement", "DEPLOY", "RECORD_VERSION"]
 
 DEPLOY = "deploy"
-RECORD_VERSION = 1
 P, R, S1, S2, C, E, D = (Status.PENDING, Status.PREPARED, Status.STARTING, Status.STARTED,
                          Status.COMPLETE, Status.ERROR, Status.DELAYED)
 
 _RUNNING_TASK = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"})
 _IGNORED_TASK = frozenset({"TASK_KILLING"})
-# Packages each host action installs, per OS family (flavour "mesos" adds rexray/dvdcli).
-_PACKAGES = {"mdm": ("mdm",), "gateway": ("lia", "gateway"), "sds": ("sds",), "sdc": ("sdc",)}
-_MESOS_PACKAGES = {"rexray": ("rexray",), "dvdi": ("dvdcli",)}
 # Listing order within a phase, and priority among an agent's ready host steps (lower first).
 _ORDER = {"deps": 0, "mdm": 10, "cluster-create": 11, "gateway": 12, "sds": 20, "sds-register": 21,
           "device": 22, "sdc": 30, "rexray": 40, "dvdi": 50}
 
 
-class UnknownElement(LookupError):
-    """An operator command named a plan, phase or step that does not exist (HTTP 404)."""
-
-
-class RequestRejected(ValueError):
-    """An add-device request is invalid; ``field`` names the offending input (HTTP 4xx)."""
-
-    def __init__(self, field: str, message: str, status: int = 400):
-        super().__init__(f"{field}: {message}")
-        self.field, self.message, self.status = field, message, status
-
-
-class Engine:
+class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
     """The deploy plan and everything needed to drive it. See the module docstring."""
 
     def __init__(self, options, errors=(), uninstall: bool = False):
@@ -329,87 +312,6 @@ class Engine:
         keys = ["meta"] + ["node/" + h for h in self.nodes] + ["step/" + k for k in self.steps]
         return {k: self._record(k) for k in keys}
 
-    # ------------------------------------------------------------------ persistence
-    def _record(self, key):
-        if key == "meta":
-            return {"version": RECORD_VERSION, "launch_seq": self._launch_seq, "node_seq": self._node_seq,
-                    "mdm_slots": dict(self.mdm_slots), "plan_interrupted": self.plan.interrupted,
-                    "phase_interrupts": [ph.name for ph in self.plan.phases if ph.interrupted],
-                    "restart_queue": list(self.restart_queue), "restarting": self.restarting,
-                    **({"owned": self.owned} if self.uninstall else {})}
-        kind, _, name = key.partition("/")
-        if kind == "node":
-            node = self.nodes.get(name)
-            return node.record() if node else None
-        step = self.steps.get(name)
-        return step.state_record() if step else None
-
-    @classmethod
-    def restore(cls, options, records: dict, uninstall: bool = False) -> "Engine":
-        """Rebuild an engine from ``snapshot()`` / accumulated ``drain_changes()`` records.
-        Call ``resume(now)`` next. Unknown record versions raise ValueError. With ``uninstall``
-        the plan is the uninstall plan over the recorded nodes (deploy step records are ignored)."""
-        eng = cls(options, uninstall=uninstall)
-        meta = records.get("meta") or {}
-        if uninstall:
-            # What the deploy created (IDs from its cluster steps), or what an earlier run of the
-            # uninstall engine recorded in its meta.
-            eng.owned = dict(meta.get("owned") or {})
-            for key, rec in records.items():
-                if key.startswith("step/") and rec and rec.get("details"):
-                    eng.owned.setdefault(key[5:], rec["details"])
-        if meta and meta.get("version") != RECORD_VERSION:
-            raise ValueError(f"unsupported engine record version {meta.get('version')}")
-        node_recs = sorted((r for k, r in records.items() if k.startswith("node/") and r), key=lambda r: r["seq"])
-        for rec in node_recs:
-            eng._add_node(AgentInfo.from_json(rec["info"]), record=rec)
-        if meta:
-            eng._launch_seq = meta["launch_seq"]
-            eng._node_seq = max(eng._node_seq, meta["node_seq"])
-            # (Unselected agents are not persisted: AgentsListed after a restart recomputes them.)
-            if meta["mdm_slots"] and all(h in eng.nodes for h in meta["mdm_slots"].values()):
-                eng._assign(meta["mdm_slots"], evaluate=False)
-            eng.plan.interrupted = meta["plan_interrupted"]
-            for name in meta["phase_interrupts"]:
-                if name in eng.plan.by_name:
-                    eng.plan.by_name[name].interrupted = True
-            eng.restart_queue = deque(meta["restart_queue"])
-            eng.restarting = meta["restarting"]
-        for key, step in eng.steps.items():
-            rec = records.get("step/" + key)
-            if rec:
-                old = step.state
-                step.load_state(rec)
-                step.phase.moved(old, step.state)
-        eng._rebuild_indexes()
-        eng._dirty = set()
-        eng._fresh = []
-        return eng
-
-    def _rebuild_indexes(self):
-        for step in self.steps.values():
-            step.unmet = sum(1 for r in step.requires if r.state is not C)
-            if step.state in ACTIVE or step.stage:
-                if step.kind == HOST:
-                    node = self.nodes.get(step.host)
-                    if node is not None:
-                        node.running = step
-                        self.running_hosts += 1
-                    if step.stage == "verify":
-                        self.actions[step.action_id] = step
-                    elif step.task_id and not step.stage:
-                        self.tasks[step.task_id] = step
-                elif step.action_id:
-                    self.actions[step.action_id] = step
-                if step.deadline is not None:
-                    self._push_timer(step.deadline, step.key)
-            elif step.state is D and step.retry_at is not None:
-                self._push_timer(step.retry_at, step.key)
-            elif step.state is R and step.kind == HOST and not step.is_interrupted():
-                self.nodes[step.host].ready.append(step)
-        for node in self.nodes.values():
-            self._update_offer_node(node)
-
     # ------------------------------------------------------------------ state changes
     def _move(self, step: Step, trigger: str):
         old = step.state
@@ -484,9 +386,9 @@ class Engine:
             return ""
         if family not in OS_FAMILIES:
             return f"unsupported OS family {family!r} on {node.hostname}"
-        comps = _PACKAGES.get(step.action, ())
+        comps = PACKAGES.get(step.action, ())
         if self.options.agents.flavour == "mesos":
-            comps += _MESOS_PACKAGES.get(step.action, ())
+            comps += MESOS_PACKAGES.get(step.action, ())
         for comp in comps:
             if not self.options.artifacts.package(family, comp):
                 return f"no {comp} package for {family}: set artifacts.{family}.{comp}.url and sha256"
@@ -579,90 +481,6 @@ class Engine:
             # A cluster step's action, or a host step's post-restart verification.
             self._out.append(CancelAction(step.action_id, reason))
         step.deadline = None
-
-    # ------------------------------------------------------------------ params
-    def _manager_ips(self) -> list[str]:
-        o = self.options
-        if not o.scaleio.provisioning:
-            return list(o.scaleio.existing.mdm_ips)
-        return [self.nodes[h].info.ip for s, h in self.mdm_slots.items() if not s.startswith("tiebreaker")]
-
-    def _gateway_endpoint(self) -> str:
-        # Cached: asked for by every cluster action; depends only on options and the primary's IP.
-        primary = self.mdm_slots.get("primary")
-        ip = self.nodes[primary].info.ip if primary else None
-        cached = self._gw_cache
-        if cached is None or cached[0] != ip:
-            cached = self._gw_cache = (ip, self._compute_gateway_endpoint())
-        return cached[1]
-
-    def _compute_gateway_endpoint(self) -> str:
-        o = self.options
-        if not o.scaleio.provisioning:
-            return o.scaleio.existing.gateway_endpoint.rstrip("/")
-        primary = self.mdm_slots.get("primary")
-        return f"https://{self.nodes[primary].info.ip}:{o.scaleio.gateway.port}" if primary else ""
-
-    def _host_params(self, step: Step, node: Node) -> dict:
-        o = self.options
-        p = {"action": step.action, "hostname": node.hostname, "os_family": node.os_family,
-             "scaleio_version": o.scaleio.version, "flavour": o.agents.flavour}
-        comps = _PACKAGES.get(step.action, ()) + (_MESOS_PACKAGES.get(step.action, ())
-                                                  if o.agents.flavour == "mesos" else ())
-        if node.os_family in OS_FAMILIES and comps:
-            p["packages"] = {c: {"url": a.url, "sha256": a.sha256}
-                             for c in comps if (a := o.artifacts.package(node.os_family, c))}
-        action = step.action
-        if action in ("mdm", "gateway"):
-            p["role"] = step.params["role"]
-            p["manager"] = step.params["role"] != agentsel.ROLE_TIEBREAKER
-        if action == "cluster-create":
-            slots = self.mdm_slots
-            ip = lambda s: self.nodes[slots[s]].info.ip  # noqa: E731
-            p.update(primary_ip=ip("primary"), cluster_mode=f"{o.scaleio.provision.mdm_count}_node",
-                     system_name=o.scaleio.system_name,
-                     standby_managers=[{"name": slots[s], "ip": ip(s)} for s in slots if s.startswith("secondary")],
-                     tiebreakers=[{"name": slots[s], "ip": ip(s)} for s in slots if s.startswith("tiebreaker")])
-        if action in ("gateway", "sdc"):
-            p["mdm_ips"] = self._manager_ips()
-        if action == "gateway":
-            p["port"] = o.scaleio.gateway.port
-        if action == "rexray":
-            rx = o.rexray
-            p.update(gateway_endpoint=self._gateway_endpoint(), system_name=o.scaleio.system_name,
-                     system_id=o.scaleio.existing.system_id, protection_domain=o.scaleio.protection_domain,
-                     storage_pool=o.scaleio.storage_pool, version=rx.version, tls_verify=o.scaleio.gateway.tls_verify,
-                     thin_provisioning=rx.thin_provisioning, mount_preempt=rx.mount_preempt,
-                     ignore_used_count=rx.ignore_used_count, log_level=rx.log_level)
-        if action == "dvdi":
-            module = o.isolator.module_for(node.info.mesos_version)
-            p.update(isolator="dvdi" if module else "native",
-                     module={"url": module.url, "sha256": module.sha256} if module else None,
-                     mesos_version=node.info.mesos_version, allow_restart=o.agents.allow_restart,
-                     docker_volume_checkpoint_dir=o.isolator.docker_volume_checkpoint_dir)
-        if action in ("uninstall-mdm", "uninstall-gateway"):
-            p["role"] = step.params["role"]
-        if action == "uninstall-dvdi":
-            p["allow_restart"] = o.agents.allow_restart
-        if action == "uninstall-sds":
-            p["wipe_devices"] = list(step.params.get("wipe_devices", ()))
-        if action == "deps":
-            p["discover_disks"] = o.devices.discovery.enabled and node.sds
-            p["mdm"] = bool(node.mdm_slot)
-        return p
-
-    def _cluster_params(self, step: Step) -> dict:
-        p = dict(step.params)
-        p["gateway_endpoint"] = self._gateway_endpoint()
-        if self.uninstall:
-            p.update(uninstall_plan.owned_params(self, step))
-        if step.host:
-            node = self.nodes[step.host]
-            p.update(hostname=node.hostname, agent_id=node.info.agent_id, ip=node.info.ip,
-                     sds_name=_sds_name(node.hostname), protection_domain=self.options.scaleio.protection_domain)
-            if step.stage == "verify":
-                p["verify"] = step.action
-        return p
 
     # ------------------------------------------------------------------ MDM placement
     def _try_assign(self):
@@ -1006,195 +824,7 @@ class Engine:
         node = self.nodes.get(hostname)
         return node.steps.get("device:" + path) if node else None
 
-    # ------------------------------------------------------------------ operator commands
-    def _on_command(self, ev: OperatorCommand):
-        plan = self.plans.get(ev.plan)
-        if plan is None:
-            raise UnknownElement(f"Plan {ev.plan} not found")
-        phase = self.find_phase(plan, ev.phase) if ev.phase else None
-        step = self.find_step(phase, ev.step) if ev.step else None
-        if ev.step and phase is None:
-            raise UnknownElement("a step needs its phase")
-        if ev.verb == "force_complete" and phase is None:
-            raise UnknownElement("forceComplete needs a phase (and optionally a step)")
-        steps = [step] if step else (list(phase.steps) if phase else list(self.steps.values()))
-        verb = ev.verb
-        if verb in ("interrupt", "stop"):
-            self._interrupt(step or phase or plan, steps)
-        if verb == "interrupt":
-            pass
-        elif verb == "continue":
-            self._clear_interrupts(plan, phase, step, steps)
-        elif verb == "restart":
-            for s in steps:
-                self._restart_step(s)
-            self._reevaluate(steps)
-        elif verb == "force_complete":
-            for s in steps:
-                self._force_complete(s)
-        elif verb == "stop":
-            for s in steps:
-                self._restart_step(s)
-            self._reevaluate(steps)
-        elif verb == "start":
-            if plan_status_complete(self):
-                for s in steps:
-                    self._restart_step(s)
-            self._clear_interrupts(plan, None, None, list(self.steps.values()))
-        else:
-            raise UnknownElement(f"unknown command {verb}")
-
-    def _interrupt(self, target, steps):
-        """Pause ``target`` (plan, phase or step): running work finishes, nothing new starts."""
-        target.interrupted = True
-        self._dirty.add(target if isinstance(target, Step) else "meta")
-        for s in steps:
-            if s.state is R and s.kind == HOST:
-                node = self.nodes[s.host]
-                if s in node.ready:
-                    node.ready.remove(s)
-                    self._update_offer_node(node)
-
-    def _clear_interrupts(self, plan, phase, step, steps):
-        if step is not None:
-            step.interrupted = False
-            self._dirty.add(step)
-        elif phase is not None:
-            phase.interrupted = False
-            for s in phase.steps:
-                if s.interrupted:
-                    s.interrupted = False
-                    self._dirty.add(s)
-        else:
-            plan.interrupted = False
-            for ph in plan.phases:
-                ph.interrupted = False
-            for s in steps:
-                if s.interrupted:
-                    s.interrupted = False
-                    self._dirty.add(s)
-        self._dirty.add("meta")
-        self._reevaluate(steps)
-
-    def _reevaluate(self, steps):
-        for s in steps:
-            if s.state in (P, R):
-                self._evaluate(s)
-
-    def _restart_step(self, step: Step):
-        was_complete = step.state is C
-        if step.state in ACTIVE:
-            self._kill_active(step, "restarted by the operator")
-        if step.stage:
-            self._release_restart(step)
-        step.attempts = 0
-        step.started = step.finished = step.retry_at = step.deadline = None
-        step.reason = ""
-        step.message = ""
-        step.stage = ""
-        if step.state is R and step.kind == HOST:
-            node = self.nodes.get(step.host)
-            if node is not None and step in node.ready:
-                node.ready.remove(step)
-                self._update_offer_node(node)
-        self._move(step, "restart")
-        if was_complete:
-            for dep in step.dependents:
-                dep.unmet += 1
-                if dep.state is R:
-                    self._unprepare(dep)
-
-    def _force_complete(self, step: Step):
-        if step.state is C:
-            return
-        if step.state in ACTIVE:
-            self._kill_active(step, "force-completed by the operator")
-        if step.stage:
-            self._release_restart(step)
-        if step.state is R and step.kind == HOST:
-            node = self.nodes.get(step.host)
-            if node is not None and step in node.ready:
-                node.ready.remove(step)
-                self._update_offer_node(node)
-        self._move(step, "force_complete")
-        self._completed(step)
-        step.message = "force-completed by the operator"
-
-    @staticmethod
-    def find_phase(plan: Plan, ref: str) -> Phase:
-        """A phase by name or id; raises UnknownElement."""
-        phase = plan.by_name.get(ref)
-        if phase is None:
-            phase = next((ph for ph in plan.phases if phase_id(ph) == ref), None)
-        if phase is None:
-            raise UnknownElement(f"Phase {ref} not found in plan {plan.name}")
-        return phase
-
-    @staticmethod
-    def find_step(phase: Phase | None, ref: str) -> Step:
-        """A step of ``phase`` by name, key or id; raises UnknownElement."""
-        if phase is None:
-            raise UnknownElement("a step needs its phase")
-        for step in phase.steps:
-            if ref == step.name or ref == step.key:
-                return step
-        for step in phase.steps:
-            if element_id(step.key) == ref:
-                return step
-        raise UnknownElement(f"Step {ref} not found in phase {phase.name}")
-
     # ------------------------------------------------------------------ after every event
-    # Timers: deadlines are ``now + step_timeout_s``, so they arrive in order and go to a FIFO
-    # (O(1)); anything out of order (retry backoffs, a clock that stepped back) goes to a heap.
-    # Entries go stale when a step moves on before its time; they are dropped lazily when they
-    # reach the front, and both structures are compacted when they grow past twice the live ones.
-    def _push_timer(self, at: float, key: str):
-        fifo = self._fifo
-        if not fifo or fifo[-1][0] <= at:
-            fifo.append((at, key))
-        else:
-            self._timer_seq += 1
-            heapq.heappush(self._timers, (at, self._timer_seq, key))
-        if len(fifo) + len(self._timers) > self._compact_at:
-            self._compact_timers()
-
-    def _timer_valid(self, at: float, key: str) -> bool:
-        step = self.steps.get(key)
-        return step is not None and ((step.state is D and step.retry_at == at)
-                                     or (step.state in ACTIVE and step.deadline == at))
-
-    def _pop_due(self, now: float):
-        """The earliest timer entry due at ``now`` as (at, key), removed; None if none is due."""
-        heap, fifo = self._timers, self._fifo
-        h = heap[0][0] if heap else None
-        f = fifo[0][0] if fifo else None
-        if f is not None and f <= now and (h is None or f <= h):
-            return fifo.popleft()
-        if h is not None and h <= now:
-            at, _, key = heapq.heappop(heap)
-            return at, key
-        return None
-
-    def _drop_stale_timers(self):
-        heap, fifo = self._timers, self._fifo
-        popped = 0
-        while heap and not self._timer_valid(heap[0][0], heap[0][2]):
-            heapq.heappop(heap)
-            popped += 1
-        while fifo and not self._timer_valid(*fifo[0]):
-            fifo.popleft()
-            popped += 1
-        if popped > 64:
-            # A burst of steps finished before their deadlines (end of a deploy wave): also drop
-            # the stale entries behind the front in one O(n) pass.
-            self._compact_timers()
-
-    def _compact_timers(self):
-        self._timers = [t for t in self._timers if self._timer_valid(t[0], t[2])]
-        heapq.heapify(self._timers)
-        self._fifo = deque(t for t in self._fifo if self._timer_valid(*t))
-        self._compact_at = 2 * (len(self._timers) + len(self._fifo)) + 1024
-
     def _finish(self):
         if self._fresh:
             fresh, self._fresh = self._fresh, []
@@ -1213,18 +843,8 @@ class Engine:
             self._wakeup = None
 
 
-def plan_status_complete(engine: Engine) -> bool:
-    return all(ph.counts.get(C, 0) == len(ph.steps) for ph in engine.plan.phases)
-
-
 def _order_key(step: Step):
     return step.order
-
-
-def _sds_name(hostname: str) -> str:
-    """A ScaleIO SDS name (<= 31 characters, [A-Za-z0-9_.-]) derived from the hostname."""
-    short = hostname.split(".", 1)[0]
-    return ("sds-" + short)[:31]
 
 
 _HANDLERS = {

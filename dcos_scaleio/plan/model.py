@@ -12,7 +12,7 @@ import uuid
 
 from .status import Status, Strategy
 
-__all__ = ["HOST", "CLUSTER", "Step", "Phase", "Plan", "Node", "element_id"]
+__all__ = ["HOST", "CLUSTER", "Step", "Phase", "Plan", "Node", "element_id", "phase_id"]
 
 HOST, CLUSTER = "host", "cluster"
 _NO_PARAMS: dict = {}
@@ -31,6 +31,11 @@ def element_id(key: str) -> str:
     b[8] = (b[8] & 0x3F) | 0x80     # RFC 4122 variant
     h = b.hex()
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def phase_id(phase) -> str:
+    """A phase's stable id."""
+    return element_id(f"{phase.plan.name}/{phase.name}")
 
 
 class Step:

@@ -7,8 +7,7 @@ Plan: ``{"phases": [...], "strategy", "errors": [...], "status"}``; phase: ``{"i
 """
 from __future__ import annotations
 
-from .engine import phase_id
-from .model import CLUSTER, HOST, Phase, Step, element_id
+from .model import CLUSTER, HOST, Phase, Step, element_id, phase_id
 from .status import Status, aggregate, display_status
 
 __all__ = ["plan_json", "step_json", "plan_status", "health", "metrics", "HEALTH_CODES", "phase_status", "step_status", "step_message", "phase_id",
