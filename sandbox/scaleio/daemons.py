@@ -366,10 +366,13 @@ def run_sds(host: hostside.Host) -> int:
 # ---------------------------------------------------------------------------------------------
 def run_scini(host: hostside.Host) -> int:
     kernel = host.run(["uname", "-r"]).stdout.strip()
-    if not sdcstate.module_available(host, kernel):
-        # What the real init script prints when the package has no module for the running kernel.
+    try:
+        sdcstate.load_module(host, kernel)
+    except sdcstate.ModuleLoadError as exc:
+        # What the real init script reports when the package has no module for the running kernel.
         print(f"Loading scini module for kernel {kernel}... FAILED", file=sys.stderr)
-        print(f"scini: no driver for kernel {kernel} in {sdcstate.MODULES_DIR}; run driver_sync "
+        print(str(exc), file=sys.stderr)
+        print(f"scini: no driver for kernel {kernel} in the package; run driver_sync "
               "(/bin/emc/scaleio/scini_sync) or boot a supported kernel", file=sys.stderr)
         return 1
     stopper = Stopper()
@@ -404,6 +407,7 @@ def run_scini(host: hostside.Host) -> int:
         for thread in threads:
             thread.join(timeout=2)   # each link closes its MDM connection: the MDM sees the SDC go
         sdcstate.mark_unloaded(host)
+        sdcstate.unload_module(host)
     return 0
 
 

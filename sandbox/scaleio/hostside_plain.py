@@ -42,7 +42,7 @@ class PlainHost:
 
     def support_kernel(self, kernel: str) -> None:
         """Ship a scini module for ``kernel`` (plain hosts run the machine's kernel)."""
-        mod = self.root / "opt/emc/scaleio/sdc/modules" / kernel
+        mod = self.root / "lib/modules" / kernel / "extra"
         mod.mkdir(parents=True, exist_ok=True)
         (mod / "scini.ko").write_text("plain-host scini module\n")
 

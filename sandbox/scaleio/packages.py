@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 
+from dcos_scaleio.sandbox.hosts import kmod
 from dcos_scaleio.sandbox.hosts.families import UNIT_DIR
 from dcos_scaleio.sandbox.hosts.packages import build_package
 from dcos_scaleio.sandbox.scaleio import pkgscripts
@@ -117,8 +118,7 @@ def scaleio_files(component: str, version: str, os_family: str) -> dict:
         files[f"{base}/bin/drv_cfg"] = _exe("drv_cfg")
         files[f"{base}/bin/scini"] = _exe("daemon", "scini")
         for kernel in SUPPORTED_KERNELS:
-            files[f"{base}/modules/{kernel}/scini.ko"] = (
-                f"sandbox scini module {version} for kernel {kernel}\n".encode(), 0o644)
+            files[f"/lib/modules/{kernel}/extra/scini.ko"] = (kmod.module_file("scini", kernel), 0o644)
         files["/bin/emc/scaleio/scini_sync/driver_sync.conf"] = (
             b"# driver_sync: fetch scini modules for kernels the package lacks\n"
             b"repo_address=\nrepo_user=\nrepo_password=\n"

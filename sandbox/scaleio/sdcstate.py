@@ -4,9 +4,11 @@ Files (real paths where the real product has them):
 
 - ``drv_cfg.txt``, persistent: ``/etc/emc/scaleio/drv_cfg.txt`` (3.x) or ``/bin/emc/scaleio/drv_cfg.txt``
   (2.x); the package writes the one of its version. Lines ``ini_guid <GUID>`` and ``mdm <ip>,<ip>``.
-- Prebuilt ``scini`` modules: ``/opt/emc/scaleio/sdc/modules/<kernel>/scini.ko`` (shipped by the SDC
-  package) or ``/bin/emc/scaleio/scini_sync/driver_cache/<kernel>/scini.ko`` (where driver_sync puts
-  them).
+- Prebuilt ``scini`` modules: ``/lib/modules/<kernel>/extra/scini.ko`` (shipped by the SDC package, one per
+  supported kernel) or ``/bin/emc/scaleio/scini_sync/driver_cache/<kernel>/scini.ko`` (where driver_sync
+  puts them). Inside agents loading goes through the host's emulated module table (sandbox.hosts.kmod),
+  so ``lsmod`` lists ``scini`` while the driver is loaded; with a relocated root (plain hosts) only the
+  files are checked.
 - Runtime-only (``/run``, lost on reboot, like the kernel driver's memory): ``/run/emc/scaleio/``
   ``scini.json`` (loaded driver: pid, kernel), ``mdms.json`` (systems added without ``--file``),
   ``links.json`` (which MDM each system is connected through), ``guid`` (when drv_cfg.txt has none),
@@ -22,7 +24,7 @@ import uuid
 from dcos_scaleio.sandbox.scaleio.hostside import Host
 
 DRV_CFG_PATHS = ("/etc/emc/scaleio/drv_cfg.txt", "/bin/emc/scaleio/drv_cfg.txt")
-MODULES_DIR = "/opt/emc/scaleio/sdc/modules"
+MODULE_PATH = "/lib/modules/{kernel}/extra/scini.ko"
 DRIVER_CACHE = "/bin/emc/scaleio/scini_sync/driver_cache"
 RUN_DIR = "/run/emc/scaleio"
 LOADED = RUN_DIR + "/scini.json"
@@ -106,10 +108,41 @@ def guid_unlocked(host: Host) -> str:
 
 
 # -- scini module ---------------------------------------------------------------------------------
-def module_available(host: Host, kernel: str) -> bool:
+class ModuleLoadError(Exception):
+    """The driver cannot load (no module for the running kernel); the message is the tool's error."""
+
+
+def _relocated(host: Host) -> bool:
+    return str(host.root) != "/"
+
+
+def load_module(host: Host, kernel: str) -> None:
+    """Load scini for ``kernel`` (modprobe, else insmod from driver_sync's cache). ModuleLoadError if none fits."""
     if not kernel or "/" in kernel or kernel.startswith("."):
-        return False
-    return any(host.path(f"{d}/{kernel}/scini.ko").exists() for d in (MODULES_DIR, DRIVER_CACHE))
+        raise ModuleLoadError(f"bad kernel release {kernel!r}")
+    cached = f"{DRIVER_CACHE}/{kernel}/scini.ko"
+    if _relocated(host):  # plain host: never touch the machine's module table
+        if not (host.path(MODULE_PATH.format(kernel=kernel)).exists() or host.path(cached).exists()):
+            raise ModuleLoadError(f"modprobe: FATAL: Module scini not found in directory /lib/modules/{kernel}")
+        return
+    from dcos_scaleio.sandbox.hosts import kmod
+    path = kmod.find("scini", kernel) or (cached if os.path.exists(cached) else None)
+    if path is None:
+        raise ModuleLoadError(f"modprobe: FATAL: Module scini not found in directory /lib/modules/{kernel}")
+    if kmod.is_loaded("scini"):
+        return
+    try:
+        kmod.insert(path)
+    except kmod.ModuleError as exc:
+        raise ModuleLoadError(f"insmod: ERROR: {exc}") from None
+
+
+def unload_module(host: Host) -> None:
+    if _relocated(host):
+        return
+    from dcos_scaleio.sandbox.hosts import kmod
+    with contextlib.suppress(kmod.ModuleError):
+        kmod.remove("scini")
 
 
 def mark_loaded(host: Host, kernel: str) -> None:

@@ -147,6 +147,7 @@ def test_sdc_writes_drv_cfg_and_connects(agent):
     a = agent
     ok(a.install(a.pkg("sdc"), MDM_IP=a.ip))
     assert installed(a, "sdc") and active(a, "scini")
+    assert "scini" in [line.split()[0] for line in ok(run(a.root, ["lsmod"])).splitlines()[1:]]
     path = "/bin/emc/scaleio/drv_cfg.txt" if a.version.startswith("2.") else "/etc/emc/scaleio/drv_cfg.txt"
     text = a.root.read_text(path)
     assert f"mdm {a.ip}" in text.splitlines()
@@ -218,7 +219,8 @@ def test_kernel_upgrade_without_scini_module_then_reboot(agent):
     assert failed == ["scini.service"]
     assert not active(a, "scini") and active(a, "mdm") and active(a, "sds") and listening(a.ip, 443)
     log = a.root.read_text("/var/log/sandbox/scini.service.log") or ""
-    assert "no driver for kernel" in log
+    assert "no driver for kernel" in log and "Module scini not found in directory /lib/modules/" in log
+    assert "scini" not in ok(run(a.root, ["lsmod"]))
     res = run(a.root, ["/opt/emc/scaleio/sdc/bin/drv_cfg", "--query_guid"])
     assert res.returncode == 1 and "Failed to open /dev/scini" in res.stderr
 
