@@ -19,8 +19,9 @@ from .common import SCALEIO, spec
 
 DRV_CFG = "/opt/emc/scaleio/sdc/bin/drv_cfg"
 DRV_CFG_TXT = {2: "/bin/emc/scaleio/drv_cfg.txt", 3: "/etc/emc/scaleio/drv_cfg.txt"}
-# Where SDC packages keep their prebuilt scini modules, one directory per kernel release.
-MODULE_DIRS = ("/opt/emc/scaleio/sdc/modules", "/bin/emc/scaleio/scini_sync/driver_cache")
+# Where scini modules for a kernel release K can be: modprobe's tree /lib/modules/K (the SDC package
+# installs one per supported kernel), driver_sync's cache, and older packages' own module directory.
+MODULE_DIRS = ("/lib/modules", "/bin/emc/scaleio/scini_sync/driver_cache", "/opt/emc/scaleio/sdc/modules")
 CONNECT_TIMEOUT_S = 20.0
 ZERO_ID = re.compile(r"^0+$")
 
@@ -52,22 +53,35 @@ def query_mdms(host) -> list:
     return out
 
 
+def kernels_with_scini() -> set:
+    """Kernel releases some scini.ko is available for (in any of :data:`MODULE_DIRS`)."""
+    out = set()
+    for base in MODULE_DIRS:
+        try:
+            kernels = os.listdir(base)
+        except OSError:
+            continue
+        for kernel in kernels:
+            for dirpath, dirnames, files in os.walk(os.path.join(base, kernel)):
+                if "scini.ko" in files:
+                    out.add(kernel)
+                    break
+                if dirpath.count("/") - base.count("/") >= 4:
+                    dirnames[:] = []
+    return out
+
+
 def kernel_diagnosis(host) -> tuple[str, dict]:
     """Why scini may not load: (reason, facts)."""
     kernel = host.kernel()
-    supported = set()
-    for base in MODULE_DIRS:
-        for dirpath, dirnames, _ in os.walk(base):
-            supported.update(dirnames)
-            if dirpath.count("/") - base.count("/") >= 3:
-                dirnames[:] = []
+    supported = kernels_with_scini()
     installed = set()
     for name in (os.listdir("/boot") if os.path.isdir("/boot") else []):
         if name.startswith("vmlinuz-"):
             installed.add(name[len("vmlinuz-"):])
     facts = {"kernel": kernel, "installed_kernels": sorted(installed)}
     if kernel in supported:
-        return f"scini does not start although the SDC package supports kernel {kernel}", facts
+        return f"scini does not start although a scini module exists for kernel {kernel}", facts
     usable = sorted(installed & supported)
     if usable:
         facts.update(reboot_needed=True, reboot_kernel=usable[-1])
@@ -76,6 +90,13 @@ def kernel_diagnosis(host) -> tuple[str, dict]:
     facts["reboot_needed"] = False
     return (f"the SDC package has no scini module for the running kernel {kernel} and no supported kernel is "
             "installed (install one, or configure driver_sync)"), facts
+
+
+def scini_loaded(host) -> bool:
+    r = host.run(["lsmod"], timeout=60)
+    if not r.ok:
+        raise StepError(host.failure(r, "lsmod"))
+    return any(line.split()[:1] == ["scini"] for line in r.out.splitlines())
 
 
 class Sdc(Step):
@@ -137,6 +158,9 @@ class Sdc(Step):
         host, wanted = ctx.host, self.wanted(ctx)
         if not services.is_active(host, "scini"):
             raise StepError("service scini is not active")
+        if not scini_loaded(host):
+            reason, facts = kernel_diagnosis(host)
+            raise StepError(f"the scini module is not loaded (lsmod): {reason}", retryable=False, **facts)
         path = drv_cfg_txt(ctx.params["scaleio_version"])
         if wanted not in file_systems(host.read_text(path)):
             raise StepError(f"{path} does not list the MDMs {','.join(wanted)} (not persistent)")
