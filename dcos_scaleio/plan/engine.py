@@ -294,6 +294,11 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
             return min(heap[0][0], fifo[0][0])
         return heap[0][0] if heap else fifo[0][0] if fifo else None
 
+    def active_tasks(self) -> list[tuple[str, str]]:
+        """(task ID, agent ID) of every task the engine believes is running: what the scheduler
+        reconciles explicitly at start (after ``restore``)."""
+        return [(tid, self.nodes[s.host].info.agent_id) for tid, s in self.tasks.items() if s.host in self.nodes]
+
     def drain_changes(self) -> dict:
         """Records changed since the last call: key -> JSON-able dict (``None`` = delete)."""
         changes = {}

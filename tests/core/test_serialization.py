@@ -84,3 +84,18 @@ def test_restore_rejects_unknown_versions(kit):
     snap["meta"]["version"] = 99
     with pytest.raises(ValueError):
         Engine.restore(w.engine.options, snap)
+
+
+def test_active_tasks_for_reconciliation_survive_a_restore(kit):
+    w = kit.World(kit.existing(), [kit.agent(1), kit.agent(2)])
+    w.start()
+    a, b = w.offer("h1")[0], w.offer("h2")[0]
+    assert sorted(w.engine.active_tasks()) == [(a.task_id, "id-1"), (b.task_id, "id-2")]
+    assert sorted(roundtrip(w.engine).active_tasks()) == sorted(w.engine.active_tasks())
+
+
+def test_public_api_names_exist():
+    import dcos_scaleio.options as options
+    import dcos_scaleio.plan as plan
+    for mod in (plan, options):
+        assert all(hasattr(mod, name) for name in mod.__all__)
