@@ -184,3 +184,19 @@ def test_retry_delay_is_exponential_and_capped():
     retry = validate({**GOOD, "service": {"retry": {"backoff_initial_s": 10, "backoff_factor": 2,
                                                     "backoff_max_s": 45}}}).options.service.retry
     assert [retry.delay(n) for n in (1, 2, 3, 4)] == [10, 20, 40, 45]
+
+
+@pytest.mark.parametrize("meta", ["universe/config-schema.json", "cosmos-universe-v2/config-schema.json"])
+def test_config_json_passes_universe_meta_schemas(meta):
+    path = ROOT.parent / "shared" / "schemas" / meta
+    if not path.is_file():
+        pytest.skip(f"{path} is not in this checkout's environment")
+    jsonschema.Draft4Validator(json.loads(path.read_text())).validate(load_schema())
+
+
+def test_config_json_has_no_duplicate_keys():
+    def no_dupes(pairs):
+        keys = [k for k, _ in pairs]
+        assert len(keys) == len(set(keys)), keys
+        return dict(pairs)
+    json.loads((ROOT / "universe" / "config.json").read_text(), object_pairs_hook=no_dupes)
