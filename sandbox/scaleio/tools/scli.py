@@ -213,6 +213,18 @@ def volume_selector(ctx: Ctx) -> dict:
     return {"id": ctx.opt("volume_id"), "name": ctx.opt("volume_name")}
 
 
+def confirm(ctx: Ctx, what: str) -> None:
+    """Destructive commands ask for confirmation unless ``--i_am_sure`` is given, as the real tool does.
+    Without a terminal there is nobody to answer, so the command is aborted."""
+    if ctx.flag("i_am_sure"):
+        return
+    if sys.stdin is not None and sys.stdin.isatty():
+        answer = input(f"{what}. Press 'y' and then Enter to confirm: ")
+        if answer.strip().lower() == "y":
+            return
+    raise UsageError(f"{what}: confirmation required; run again with --i_am_sure")
+
+
 def sdc_label(sdc) -> str:
     return sdc.name or sdc.ip
 
@@ -431,6 +443,7 @@ def cmd_modify_zero_padding_policy(ctx: Ctx, mdm_ip: str):
 
 def cmd_modify_spare_policy(ctx: Ctx, mdm_ip: str):
     pool = pool_of(ctx)
+    confirm(ctx, "Changing the spare policy may start a data rebalance")
     try:
         pct = int(ctx.need("spare_percentage"))
     except ValueError:
@@ -607,6 +620,7 @@ def cmd_map_volume_to_sdc(ctx: Ctx, mdm_ip: str):
 
 def cmd_unmap_volume_from_sdc(ctx: Ctx, mdm_ip: str):
     vol = ctx.system.volume(**volume_selector(ctx))
+    confirm(ctx, f"Un-mapping volume {vol.name} may cause data loss on the SDC")
     if ctx.flag("all_sdcs"):
         ctx.system.unmap_volume(volume_id=vol.id, all_sdcs=True)
         return [f"Successfully un-mapped volume {vol.name} from all SDCs"]
@@ -617,6 +631,7 @@ def cmd_unmap_volume_from_sdc(ctx: Ctx, mdm_ip: str):
 
 def cmd_remove_volume(ctx: Ctx, mdm_ip: str):
     vol = ctx.system.volume(**volume_selector(ctx))
+    confirm(ctx, f"All data on volume {vol.name} will be lost")
     ctx.system.remove_volume(id=vol.id)
     return [f"Successfully removed volume {vol.name}"]
 

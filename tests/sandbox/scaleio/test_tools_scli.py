@@ -216,6 +216,9 @@ def test_volumes_and_sdc_mapping(cluster, plain_world):
         m1.run("scli", "--query_volume", "--volume_name", "vol1"))
     proc = m1.run("scli", "--remove_sdc", "--sdc_ip", client.ip)
     assert proc.returncode == 7
+    proc = m1.run("scli", "--unmap_volume_from_sdc", "--volume_name", "vol1", "--sdc_ip", client.ip)
+    assert proc.returncode == 1 and "--i_am_sure" in proc.stderr    # nobody at a terminal to confirm
+    assert system.volume(name="vol1").mapped_sdc_ids
     ok(m1.run("scli", "--unmap_volume_from_sdc", "--volume_name", "vol1", "--sdc_ip", client.ip, "--i_am_sure"))
     proc = m1.run("scli", "--unmap_volume_from_sdc", "--volume_name", "vol1", "--sdc_ip", client.ip, "--i_am_sure")
     assert proc.returncode == 7 and "The volume is not mapped to SDC" in proc.stderr
