@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 
-from . import agent_operator, containerizer, executor_api, flags as flagmod, volumes
+from . import agent_operator, containerizer, executor_api, flags as flagmod, modules, volumes
 from . import resources as res
 from .agent_executors import AgentTask, Executor, ExecutorMixin
 from .httpserver import HttpServer, Response, json_response
@@ -98,7 +98,10 @@ class Agent(ExecutorMixin):
         self.root.write_text("/etc/sandbox/agent.json", json.dumps({
             "name": self.name, "hostname": self.spec.hostname, "ip": self.ip, "control_url": self.control_url}) + "\n")
         marker = flagmod.DCOS_BASE if self.flavour == "dcos" else flagmod.PLAIN_DIR + "/work_dir"
-        if self.root.read_text(marker) is None:
+        if self.root.read_text(marker) is None:       # a new host: its files and initial flags
+            for path, content in self.spec.files.items():
+                text, mode = (content, None) if isinstance(content, str) else (content[0], int(content[1]))
+                self.root.write_text(path, text, mode=mode)
             flagmod.write_flags(self.root, self.flavour, self.spec.initial_flags(self.work_dir))
         return await self.boot()
 
@@ -123,6 +126,9 @@ class Agent(ExecutorMixin):
             return self._fail(f"Failed to load flags: {exc}")
         if self.config.work_dir != self.work_dir:
             return self._fail(f"work_dir {self.config.work_dir} is not the emulator's shared work dir")
+        why = modules.startup_error(self.root, self.config, self.version)
+        if why:
+            return self._fail(why)
         meta = os.path.join(self.work_dir, "meta", "slaves")
         latest = os.path.join(meta, "latest")
         recovered_id = None

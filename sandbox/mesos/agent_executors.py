@@ -86,7 +86,7 @@ class ExecutorMixin:
         tasks = [t for tasks, _ in ex.queue for t in tasks]
         wanted = volumes.requested_volumes(ex.info, tasks)
         for kind in sorted({v["kind"] for v in wanted}):
-            why = volumes.volume_support(self.root, self.config, self.version, kind)
+            why = volumes.volume_support(self.root, self.config, kind)
             if why:
                 raise volumes.VolumeError(why)
         for vol in wanted:

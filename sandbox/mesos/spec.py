@@ -12,7 +12,9 @@ class AgentSpec:
     """One agent. ``role`` is ``"*"`` (private) or a role every resource is statically reserved to
     (``"slave_public"`` for DC/OS public agents). ``attributes`` is a list of (name, value) pairs (or a
     dict). ``ip`` defaults to a free 127.x address; ``hostname`` defaults to the ip, as on DC/OS.
-    ``flavour`` is ``"mesos"`` (flags in /etc/mesos-slave/*) or ``"dcos"`` (env files)."""
+    ``flavour`` is ``"mesos"`` (flags in /etc/mesos-slave/*) or ``"dcos"`` (env files). ``flags`` are extra
+    agent flags; ``files`` maps in-agent paths to text (or ``[text, mode]``) written into the agent root
+    before its first boot (e.g. a preinstalled ``/usr/bin/dvdcli`` or module library)."""
     name: str
     role: str = "*"
     attributes: object = ()
@@ -25,6 +27,7 @@ class AgentSpec:
     isolation: str = None
     executor_reregistration_timeout: str = "15secs"
     flags: dict = dataclasses.field(default_factory=dict)
+    files: dict = dataclasses.field(default_factory=dict)
 
     def __post_init__(self):
         if isinstance(self.attributes, dict):
@@ -34,6 +37,11 @@ class AgentSpec:
             self.resources = res.parse_flag(self.resources)
         self.resources = {k: ([tuple(r) for r in v] if isinstance(v, list) else float(v))
                           for k, v in self.resources.items()}
+        for path, content in self.files.items():
+            if not str(path).startswith("/"):
+                raise ValueError(f"agent file paths must be absolute: {path!r}")
+            if not isinstance(content, (str, list, tuple)):
+                raise ValueError(f"agent file {path}: text or [text, mode] expected")
         if self.flavour not in ("mesos", "dcos"):
             raise ValueError(f"unknown agent flavour {self.flavour!r}")
         if not self.name or "/" in self.name:

@@ -8,15 +8,15 @@ inside the agent root (stdout: the host mount point); after the container is gon
 with ``dvdcli unmount``. A volume shared by several containers is mounted once and unmounted when
 its last user goes (the isolator's reference counting).
 
-Support check (:func:`volume_support`): ``docker/volume`` in ``--isolation``, or the DVDI module
-``com_emccode_mesos_DockerVolumeDriverIsolator`` in ``--isolation`` whose library (named in the
-``--modules`` JSON) exists in the root and is built for the agent's Mesos major.minor version
-(``libmesos_dvdi_isolator-<X.Y.Z>.so``); plus ``dvdcli`` on the agent's PATH.
+Support check (:func:`volume_support`): ``docker/volume`` or the DVDI module
+``com_emccode_mesos_DockerVolumeDriverIsolator`` in ``--isolation`` (an agent whose module does not
+load never starts, see :mod:`.modules`), plus ``dvdcli`` on the agent's PATH.
 """
-import json
 import logging
 import os
 import re
+
+from .modules import agent_file
 
 log = logging.getLogger(__name__)
 
@@ -64,44 +64,21 @@ def requested_volumes(executor_info, tasks):
     return found
 
 
-def _agent_file(root, path):
-    pid = root.holder_pid
-    return f"/proc/{pid}/root{path}" if pid else str(root.path(path))
-
-
 def find_dvdcli(root):
     for d in DVDCLI_DIRS:
-        candidate = _agent_file(root, f"{d}/dvdcli")
+        candidate = agent_file(root, f"{d}/dvdcli")
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return f"{d}/dvdcli"
     return None
 
 
-def dvdi_module_ok(root, modules_flag, version):
-    """The DVDI module loads only if its library exists and matches the agent's Mesos major.minor."""
-    text = modules_flag or ""
-    if text.startswith("file://"):
-        text = root.read_text(text[len("file://"):]) or ""
-    try:
-        config = json.loads(text) if text.strip() else {}
-    except ValueError:
-        return False
-    for lib in config.get("libraries", []):
-        if not any(m.get("name") == DVDI_MODULE for m in lib.get("modules", [])):
-            continue
-        path = lib.get("file", "")
-        m = re.search(r"libmesos_dvdi_isolator-(\d+)\.(\d+)\.\d+\.so$", path)
-        if m and os.path.isfile(_agent_file(root, path)):
-            return tuple(int(x) for x in m.groups()) == tuple(int(x) for x in version.split(".")[:2])
-    return False
-
-
-def volume_support(root, config, version, kind):
-    """None if volumes of ``kind`` can be provided, else the error a real agent reports."""
-    if kind == "docker/volume" and "docker/volume" not in config.isolation and \
-            not (DVDI_MODULE in config.isolation and dvdi_module_ok(root, config.modules, version)):
+def volume_support(root, config, kind):
+    """None if volumes of ``kind`` can be provided, else the error a real agent reports. A running agent
+    has passed :func:`.modules.startup_error`, so a DVDI module named in ``--isolation`` is loaded."""
+    dvdi = DVDI_MODULE in config.isolation
+    if kind == "docker/volume" and "docker/volume" not in config.isolation and not dvdi:
         return "Failed to launch container: docker volumes need the 'docker/volume' isolator, which is not enabled"
-    if kind == "dvdi" and not (DVDI_MODULE in config.isolation and dvdi_module_ok(root, config.modules, version)):
+    if kind == "dvdi" and not dvdi:
         return None                     # without the module the DVDI_* variables are plain environment
     if find_dvdcli(root) is None:
         return "Failed to prepare docker volume: 'dvdcli' was not found on the agent"

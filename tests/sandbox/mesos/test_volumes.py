@@ -17,22 +17,20 @@ DVDI_LIB = "/usr/lib/libmesos_dvdi_isolator-1.0.1.so"
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
+    dvdcli = {"/usr/bin/dvdcli": [DVDCLI, 0o755]}
+    module_files = {DVDI_LIB: "not really a shared object\n", "/usr/lib/dvdi-mod.json": json.dumps({"libraries": [{
+        "file": DVDI_LIB, "modules": [{"name": "com_emccode_mesos_DockerVolumeDriverIsolator",
+                                       "parameters": [{"key": "isolator_command", "value": "/emc/dvdi_isolator"}]}]}]})}
     specs = [
-        AgentSpec("dv", isolation="posix/cpu,posix/mem,docker/volume"),
+        AgentSpec("dv", isolation="posix/cpu,posix/mem,docker/volume", files=dvdcli),
         AgentSpec("nodvdcli", isolation="posix/cpu,posix/mem,docker/volume"),
-        AgentSpec("noiso"),
+        AgentSpec("noiso", files=dvdcli),
         AgentSpec("dvdi", version="1.0.1", flags={"modules": "file:///usr/lib/dvdi-mod.json"},
-                  isolation="com_emccode_mesos_DockerVolumeDriverIsolator,posix/cpu,posix/mem"),
+                  isolation="com_emccode_mesos_DockerVolumeDriverIsolator,posix/cpu,posix/mem",
+                  files=dict(dvdcli, **module_files)),
     ]
     c = make_cluster(tmp_path_factory, specs)
     c.start()
-    for name in ("dv", "noiso", "dvdi"):
-        c.agent(name).root.write_text("/usr/bin/dvdcli", DVDCLI, mode=0o755)
-    dvdi = c.agent("dvdi").root
-    dvdi.write_text(DVDI_LIB, "not really a shared object\n")
-    dvdi.write_text("/usr/lib/dvdi-mod.json", json.dumps({"libraries": [{
-        "file": DVDI_LIB, "modules": [{"name": "com_emccode_mesos_DockerVolumeDriverIsolator",
-                                       "parameters": [{"key": "isolator_command", "value": "/emc/dvdi_isolator"}]}]}]}))
     yield c
     c.stop()
 
@@ -96,3 +94,24 @@ def test_dvdi_module_volume_from_environment(cluster, schedulers):
     assert dvdcli_log(cluster, "dvdi") == ["mount --volumedriver=rexray --volumename=vol3 --volumeopts=size=5"]
     s.stop(failover=False)
     assert wait_until(lambda: len(dvdcli_log(cluster, "dvdi")) == 2)
+
+
+def test_agent_refuses_to_start_with_unloadable_isolators(cluster):
+    agent = cluster.agent("noiso")
+    old_id = agent.agent_id
+    # An isolator nobody provides.
+    agent.root.write_text("/etc/mesos-slave/isolation", "posix/cpu,com_emccode_mesos_DockerVolumeDriverIsolator\n")
+    info = cluster.restart_agent("noiso")
+    assert info["state"] == "failed" and "Unknown or unsupported isolator" in info["failure"]
+    # The module built for Mesos 1.0 does not load into this 1.11 agent.
+    agent.root.write_text(DVDI_LIB, "not really a shared object\n")
+    agent.root.write_text("/usr/lib/dvdi-mod.json", json.dumps({"libraries": [{
+        "file": DVDI_LIB, "modules": [{"name": "com_emccode_mesos_DockerVolumeDriverIsolator"}]}]}))
+    agent.root.write_text("/etc/mesos-slave/modules", "file:///usr/lib/dvdi-mod.json\n")
+    info = cluster.restart_agent("noiso")
+    assert info["state"] == "failed" and "not compatible" in info["failure"]
+    # Back to loadable flags: the same agent recovers (isolation is not part of the agent info).
+    agent.root.remove("/etc/mesos-slave/modules")
+    agent.root.write_text("/etc/mesos-slave/isolation", "posix/cpu,posix/mem\n")
+    info = cluster.start_agent("noiso")
+    assert info["state"] == "running" and info["id"] == old_id
