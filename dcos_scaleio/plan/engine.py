@@ -710,8 +710,11 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
             self._move(step, "lost")
             self._evaluate(step)
         else:
-            detail = ev.message or ev.reason or "no message"
-            retryable = bool((ev.result or {}).get("retryable", True))
+            result = ev.result or {}
+            # The executor's structured reason beats the TaskStatus message (which may be generic).
+            reason = result.get("reason") if isinstance(result.get("reason"), str) else ""
+            detail = reason or ev.message or ev.reason or "no message"
+            retryable = bool(result.get("retryable", True))
             self._fail(step, f"{state}: {detail}", retryable)
 
     def _host_succeeded(self, step: Step, result):

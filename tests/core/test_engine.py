@@ -690,3 +690,12 @@ def test_deadlines_fire_in_time_even_if_the_clock_steps_back(kit):
     w.now = 1100
     out = w.feed(Tick(1100))
     assert [d.task_id for d in out if isinstance(d, KillTask)] == [a.task_id]
+
+
+def test_failure_reason_prefers_the_executors_structured_reason(kit):
+    w = kit.World(kit.existing(), [kit.agent(1)])
+    w.start()
+    tid = w.offer("h1")[0].task_id
+    w.status(tid, "TASK_FAILED", "Command exited with status 1",
+             {"reason": "rpm -Uvh EMC-ScaleIO-sdc: exit 1: kernel 5.4 not supported", "retryable": True})
+    assert w.step("h1/deps").reason == "TASK_FAILED: rpm -Uvh EMC-ScaleIO-sdc: exit 1: kernel 5.4 not supported"
