@@ -12,6 +12,8 @@ Behaviour that matters to callers:
 - Most commands need ``--login`` first. The session is kept per host and Unix user
   (``$HOME/.scli/session``, 0600), as the real tool keeps it; an expired or unknown session gives
   ``Error: MDM failed command.  Status: Invalid session. Please login and try again.``
+- Destructive commands (``--unmap_volume_from_sdc``, ``--remove_volume``, ``--modify_spare_policy``) ask
+  for confirmation unless ``--i_am_sure`` is given; without a terminal they are aborted (exit 1).
 - Refusals print ``Error: MDM failed command.  Status: <text>`` on stderr. Exit codes: 0 success;
   7 command failed (not found, exists, bad credentials, invalid state); 8 ``--query_storage_pool``
   of a missing pool; 1 ``--query_cluster`` without a cluster, connection failures and usage errors.
