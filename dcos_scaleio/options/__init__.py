@@ -10,10 +10,11 @@ Typical use::
 from .model import (COMPONENTS, DESTROY_CONFIRMATION, OS_FAMILIES, REDACTED, SECRET_FIELDS, Artifact,
                     ArtifactOptions, Options, Secret)
 from .schema import deep_merge, defaults, load_schema, merged_options, schema_path
+from .update import update_errors
 from .validate import FieldError, Validation, redact, validate
 
 __all__ = [
-    "validate", "Validation", "FieldError", "redact", "Options", "Secret", "Artifact", "ArtifactOptions",
+    "validate", "Validation", "FieldError", "redact", "update_errors", "Options", "Secret", "Artifact", "ArtifactOptions",
     "load_schema", "schema_path", "defaults", "deep_merge", "merged_options", "REDACTED",
     "SECRET_FIELDS", "DESTROY_CONFIRMATION", "OS_FAMILIES", "COMPONENTS",
 ]

@@ -200,3 +200,15 @@ def test_config_json_has_no_duplicate_keys():
         assert len(keys) == len(set(keys)), keys
         return dict(pairs)
     json.loads((ROOT / "universe" / "config.json").read_text(), object_pairs_hook=no_dupes)
+
+
+def test_update_refuses_changes_the_deployed_system_cannot_follow():
+    from dcos_scaleio.options import update_errors
+    old = validate(GOOD).options
+    same = validate({**GOOD, "agents": {"allow_restart": True}, "service": {"retry": {"max_attempts": 9}},
+                     "devices": {"host_devices": [{"host": "h1", "paths": ["/dev/sdc"]}]}}).options
+    assert update_errors(old, same) == []
+    changed = validate({"scaleio": {**GOOD["scaleio"], "protection_domain": "other", "version": "2.0",
+                                    "provision": {"mdm_count": 5}}, "service": {"name": "other"}}).options
+    assert {e.path for e in update_errors(old, changed)} == {
+        "scaleio.protection_domain", "scaleio.version", "scaleio.provision.mdm_count", "service.name"}

@@ -99,3 +99,16 @@ def test_public_api_names_exist():
     import dcos_scaleio.plan as plan
     for mod in (plan, options):
         assert all(hasattr(mod, name) for name in mod.__all__)
+
+
+def test_updated_options_apply_after_restore(kit):
+    """An options update (new scheduler, same records): new devices and re-enabled REX-Ray join."""
+    w = kit.World(kit.existing(rexray={"enabled": False}), [kit.agent(1)])
+    assert w.run() is Status.COMPLETE
+    assert "h1/rexray" not in w.engine.steps
+    new_opts = kit.existing(devices={"host_devices": {"h1": ["/dev/sdc"]}})
+    w.engine = Engine.restore(new_opts, json.loads(json.dumps(w.engine.snapshot())))
+    w.started = False
+    assert w.run() is Status.COMPLETE
+    assert {"h1/rexray", "h1/dvdi", "h1/device:/dev/sdc"} <= set(w.engine.steps)
+    assert w.engine.steps["h1/deps"].attempts == 1           # what was done stays done
