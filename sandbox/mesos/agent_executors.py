@@ -84,6 +84,13 @@ class ExecutorMixin:
     def _prepare_and_launch(self, ex):
         ex.directory = containerizer.sandbox_path(self.work_dir, self.agent_id, ex.fid, ex.id, ex.container_id)
         tasks = [t for tasks, _ in ex.queue for t in tasks]
+        for info in [ex.info or {}] + tasks:
+            ctype = (info.get("container") or {}).get("type", "MESOS")
+            if ctype != "MESOS":
+                # Only the Mesos containerizer exists here (no docker daemon in the sandbox).
+                raise containerizer.LaunchError(
+                    f"No containerizer supports ContainerInfo type '{ctype}' (--containerizers="
+                    f"{self.config.flags.get('containerizers', 'mesos')}; only 'mesos' is available)")
         wanted = volumes.requested_volumes(ex.info, tasks)
         for kind in sorted({v["kind"] for v in wanted}):
             why = volumes.volume_support(self.root, self.config, kind)

@@ -17,6 +17,10 @@ from . import fetcher
 from .protocol import format_duration
 
 
+class LaunchError(Exception):
+    """A container cannot be launched (the agent reports REASON_CONTAINER_LAUNCH_FAILED)."""
+
+
 def sandbox_path(work_dir, agent_id, fid, eid, container_id):
     base = os.path.join(work_dir, "slaves", agent_id, "frameworks", fid, "executors", eid, "runs")
     path = os.path.join(base, container_id)

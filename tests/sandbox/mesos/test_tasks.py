@@ -317,3 +317,13 @@ def _environ(pid):
             return f.read().decode(errors="replace")
     except OSError:
         return ""
+
+
+def test_docker_containers_are_not_available(cluster, schedulers):
+    s = schedulers(cluster.master_address, name="docker")
+    s.wait_ev("registered")
+    s.send("launch", tasks=[{"task_id": "dk", "command": {"value": "true"},
+                             "container": {"type": "DOCKER", "docker": {"image": "busybox"}}}])
+    ev = s.wait_ev("status", task_id="dk", state="TASK_FAILED", timeout=30)
+    assert ev["reason"] == "REASON_CONTAINER_LAUNCH_FAILED" and "DOCKER" in ev["message"]
+    s.stop(failover=False)
