@@ -321,37 +321,44 @@ def cmd_rename_system(ctx: Ctx, mdm_ip: str):
     return [f"Successfully renamed system to {name}"]
 
 
-def _member_lines(m, version: str, *, with_status: bool) -> list[str]:
+def _member_lines(m, version: str, *, with_status: bool, up: bool = True) -> list[str]:
     lines = [f"    Name: {m.name}, ID: 0x{m.id}"]
     if m.role == "tb":
         lines.append(f"        IPs: {ip_list_text(m.ips)}, Port: {m.port}")
     else:
         lines.append(f"        IPs: {ip_list_text(m.ips)}, Management IPs: {ip_list_text(m.management_ips)}, "
                      f"Port: {m.port}, Virtual IP interfaces: N/A")
-    lines.append(f"        Status: Normal, Version: {version}" if with_status
+    status = "Normal" if up else "Disconnected"
+    lines.append(f"        Status: {status}, Version: {version}" if with_status
                  else f"        Version: {version}")
     return lines
+
+
+def member_up(ctx: Ctx, m) -> bool:
+    """Whether a member's MDM service answers (what the cluster's Active count reflects)."""
+    return any(not sysview.mdm_unreachable(ctx.system, ip) and probe.tcp_listening(ip, m.port, 1)
+               for ip in m.ips)
 
 
 def cmd_query_cluster(ctx: Ctx, mdm_ip: str):
     cluster = require_attached(ctx, mdm_ip)
     active = cluster.active_members
+    up = {m.id: member_up(ctx, m) for m in active}
     replicas = 1 + len(cluster.slaves)
+    live_replicas = sum(1 for m in active if m.role == "manager" and up[m.id])
+    state = "Normal" if all(up.values()) else "Degraded"
     head = f"Name: {cluster.system_name}, " if cluster.system_name else ""
     lines = ["Cluster:",
-             f"    {head}ID: {cluster.system_id}, Mode: {cluster.mode}, State: Normal, "
-             f"Active: {len(active)}/{len(active)}, Replicas: {replicas}/{replicas}",
+             f"    {head}ID: {cluster.system_id}, Mode: {cluster.mode}, State: {state}, "
+             f"Active: {sum(up.values())}/{len(active)}, Replicas: {live_replicas}/{replicas}",
              "    Virtual IPs: N/A",
              "Master MDM:"]
     lines += _member_lines(cluster.master, cluster.version, with_status=False)
-    if cluster.slaves:
-        lines.append("Slave MDMs:")
-        for m in cluster.slaves:
-            lines += _member_lines(m, cluster.version, with_status=True)
-    if cluster.tie_breakers:
-        lines.append("Tie-Breakers:")
-        for m in cluster.tie_breakers:
-            lines += _member_lines(m, cluster.version, with_status=True)
+    for title, members in (("Slave MDMs:", cluster.slaves), ("Tie-Breakers:", cluster.tie_breakers)):
+        if members:
+            lines.append(title)
+            for m in members:
+                lines += _member_lines(m, cluster.version, with_status=True, up=up[m.id])
     if cluster.standbys:
         lines.append("Standby MDMs:")
         for m in cluster.standbys:

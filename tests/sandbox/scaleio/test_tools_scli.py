@@ -257,8 +257,12 @@ def test_mdm_unreachable_and_stopped(cluster, plain_world):
     tb.stop_daemon("mdm")
     proc = tb.run("scli", "--query_cluster")
     assert proc.returncode == 1 and "Failed to connect to MDM" in proc.stderr
+    out = ok(m1.run("scli", "--query_cluster"))     # the cluster sees its tie-breaker gone
+    assert "Mode: 3_node, State: Degraded, Active: 2/3, Replicas: 2/2" in out
+    assert "Status: Disconnected" in out
     tb.start_daemon("mdm")
     tb.wait_port(9011)
+    assert "State: Normal, Active: 3/3" in ok(m1.run("scli", "--query_cluster"))
 
 
 def test_slow_command_fault(cluster, plain_world):
