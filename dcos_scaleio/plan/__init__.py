@@ -12,6 +12,7 @@ from .events import (COMMAND_VERBS, TASK_STATES, AgentAdded, AgentInfo, AgentRem
                      ClusterActionResult, DeviceRequested, Event, OfferSeen, OperatorCommand, TaskStatusUpdate,
                      Tick)
 from .model import CLUSTER, HOST, Node, Phase, Plan, Step
+from .preview import preview
 from .render import (HEALTH_CODES, health, http_status, metrics, node_json, nodes_json, plan_json, plan_status,
                      step_json, step_message)
 from .status import ACTIVE, RUNNING, Status, Strategy, aggregate, display_status
@@ -26,6 +27,6 @@ __all__ = [
     "Status", "Strategy", "RUNNING", "ACTIVE", "aggregate", "display_status",
     "TABLE", "IllegalTransition", "transition", "render_table",
     "Plan", "Phase", "Step", "Node", "HOST", "CLUSTER",
-    "plan_json", "step_json", "plan_status", "http_status", "health", "metrics", "HEALTH_CODES", "node_json", "nodes_json", "step_message",
+    "preview", "plan_json", "step_json", "plan_status", "http_status", "health", "metrics", "HEALTH_CODES", "node_json", "nodes_json", "step_message",
     "select", "choose_mdms", "mdm_slots", "MdmChoice", "DeviceSpec", "configured_devices", "filter_discovered",
 ]

@@ -699,3 +699,18 @@ def test_failure_reason_prefers_the_executors_structured_reason(kit):
     w.status(tid, "TASK_FAILED", "Command exited with status 1",
              {"reason": "rpm -Uvh EMC-ScaleIO-sdc: exit 1: kernel 5.4 not supported", "retryable": True})
     assert w.step("h1/deps").reason == "TASK_FAILED: rpm -Uvh EMC-ScaleIO-sdc: exit 1: kernel 5.4 not supported"
+
+
+def test_preview_shows_every_step_with_params_and_launches_nothing(kit):
+    from dcos_scaleio.plan import preview
+    opts = kit.options(devices={"host_devices": {"h1": ["/dev/sdb"]}})
+    out = preview(opts, [kit.agent(i) for i in range(1, 4)] + [kit.agent(9, public=True)], os_family="ubuntu")
+    assert json.dumps(out)
+    by_key = {s["step"]: s for s in out["steps"]}
+    assert by_key["h1/sds"]["params"]["packages"] == {"sds": {"url": "https://mirror.test/ubuntu/sds.pkg",
+                                                              "sha256": "e" * 64}}
+    assert by_key["mdm/primary:create"]["params"]["cluster_mode"] == "3_node"
+    assert by_key["h1/device:/dev/sdb"]["params"]["sds_name"] == "sds-h1"
+    assert by_key["h2/sdc"]["requires"] == ["h2:[deps]", "primary:[cluster-create]"]
+    assert "public agent" in out["ignored"]["h9"]
+    assert out["plan"]["status"] == "IN_PROGRESS"          # deps steps are PREPARED (waiting for offers)
