@@ -9,6 +9,7 @@ import pytest
 
 from mesos_testfw.clusters import AgentSpec, make_cluster
 from mesos_testfw.harness import executor_info
+from mesos_testfw.raw_streams import OperatorStream
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
@@ -129,7 +130,14 @@ def test_agent_removal(cluster, schedulers):
     aid = agent.agent_id
     pids = [ex.proc.pid for ex in agent.executors.values()]
     marks = plain.mark(), aware.mark()
-    cluster.remove_agent("removed")
+    ops = OperatorStream(cluster.master_address)
+    try:
+        ops.wait_for(lambda e: e["type"] == "SUBSCRIBED")
+        cluster.remove_agent("removed")
+        removed = ops.wait_for(lambda e: e["type"] == "AGENT_REMOVED")
+        assert removed["agent_removed"]["agent_id"] == {"value": aid}
+    finally:
+        ops.close()
     assert plain.wait_ev("status", since=marks[0], task_id="rmp-0")["state"] == "TASK_LOST"
     assert aware.wait_ev("status", since=marks[1], task_id="rma-0")["state"] == "TASK_GONE_BY_OPERATOR"
     plain.wait_ev("agent_lost", since=marks[0], agent_id=aid)
