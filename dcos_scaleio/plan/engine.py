@@ -408,6 +408,9 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
         step.reason = ""
         step.retry_at = step.deadline = None
         step.stage = ""
+        # The attempt's IDs only matter while it runs (late answers are recognised as stale by
+        # not matching); dropping them saves ~1 KB per agent at 10,000 agents.
+        step.task_id = step.action_id = None
         for dep in step.dependents:
             dep.unmet -= 1
             if dep.unmet == 0 and dep.state is P:
