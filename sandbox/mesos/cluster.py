@@ -345,6 +345,16 @@ class MesosCluster:
             infos = {i: self.master.master_info(ep) for i, ep in enumerate(self.master.endpoints)}
             await asyncio.to_thread(self.zk.elect, self.master.leader, infos)
 
+    async def _freeze(self, fid):
+        if fid is None:
+            return [f for f in list(self.master.frameworks) if self.master.freeze_framework(f)]
+        return [fid] if self.master.freeze_framework(fid) else []
+
+    def freeze_framework_stream(self, framework_id=None):
+        """Make subscriptions silently half-open (all when ``framework_id`` is None): no events and no
+        heartbeats arrive, the connection stays open. For testing a scheduler's heartbeat watchdog."""
+        return self.call(self._freeze(framework_id))
+
     async def _leader(self, to):
         # A real master that loses leadership exits and is restarted as a standby by its supervisor:
         # every connection to it breaks (calls in flight fail with a socket error, which pymesos treats

@@ -12,6 +12,7 @@
 - ``POST {control_url}/agents/{name}/reboot``          body ``{"start": bool}`` (default true)
 - ``POST {control_url}/agents/{name}/remove|partition|heal``
 - ``POST {control_url}/frameworks/drop``               body ``{"framework_id": id or null}``
+- ``POST {control_url}/frameworks/freeze``             same body: the subscription goes silently half-open
 - ``POST {control_url}/master/leader``                 body ``{"to": index or null}``
 - ``POST {control_url}/master/restart``                body ``{"down_seconds": s}``
 - ``POST {control_url}/master/recovering``             body ``{"value": bool}``
@@ -78,6 +79,8 @@ class ControlApi:
                 return Response(404, f"unknown action {action}")
             if parts == ["frameworks", "drop"]:
                 return json_response({"dropped": await c._drop(body.get("framework_id"))})
+            if parts == ["frameworks", "freeze"]:
+                return json_response({"frozen": await c._freeze(body.get("framework_id"))})
             if parts == ["master", "leader"]:
                 if c.masters < 2:
                     return Response(409, "leader change needs masters >= 2")

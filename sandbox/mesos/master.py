@@ -203,6 +203,7 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
             fw.failover_timer = None
         fw.suppressed = set(call["subscribe"].get("suppressed_roles", []))
         fw.stream, fw.stream_id = stream, sid
+        fw.frozen = False
         fw.active = True
         stream.on_close = lambda s, fw=fw: self._stream_closed(fw, s)
         stream.send({"type": "SUBSCRIBED", "subscribed": {
@@ -219,7 +220,8 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
     async def _heartbeats(self, fw, stream):
         while not stream.closed:
             await self.clock.sleep(self.heartbeat_interval)
-            stream.send({"type": "HEARTBEAT"})
+            if fw.stream is stream:
+                fw.send({"type": "HEARTBEAT"})
 
     def _stream_closed(self, fw, stream, *, start_timer=True):
         if fw.stream is not stream:
@@ -258,6 +260,15 @@ class Master(LaunchMixin, ReconcileMixin, StateMixin):
         if not start_timer:
             self._stream_closed(fw, stream, start_timer=False)
         stream.close(graceful=False)
+        return True
+
+    def freeze_framework(self, fid):
+        """Fault hook: the subscription goes silently half-open. The connection stays up but nothing
+        (events, heartbeats) reaches the scheduler any more; only a new SUBSCRIBE ends it."""
+        fw = self.frameworks.get(fid)
+        if fw is None or not fw.connected:
+            return False
+        fw.frozen = True
         return True
 
     def remove_framework(self, fw):

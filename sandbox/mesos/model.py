@@ -14,6 +14,7 @@ class Framework:
         self.info["id"] = idv(fid)
         self.stream = None              # the current httpserver.Stream, or None when disconnected
         self.stream_id = None
+        self.frozen = False             # fault hook: the subscription is half-open, nothing arrives
         self.call_connections = set()   # connections its calls arrived on (cut when the network "drops")
         self.heartbeat = None           # asyncio task
         self.failover_timer = None
@@ -51,8 +52,9 @@ class Framework:
         return self.stream is not None and not self.stream.closed
 
     def send(self, event):
-        """Queue an event on the subscription; events for a disconnected framework are dropped."""
-        if self.connected:
+        """Queue an event on the subscription; events for a disconnected framework are dropped, and so
+        are those for a frozen (silently half-open) subscription."""
+        if self.connected and not self.frozen:
             self.stream.send(event)
 
 

@@ -327,3 +327,20 @@ def test_docker_containers_are_not_available(cluster, schedulers):
     ev = s.wait_ev("status", task_id="dk", state="TASK_FAILED", timeout=30)
     assert ev["reason"] == "REASON_CONTAINER_LAUNCH_FAILED" and "DOCKER" in ev["message"]
     s.stop(failover=False)
+
+
+def test_frozen_stream_stops_heartbeats_until_resubscription(cluster, schedulers):
+    s = schedulers(cluster.master_address, name="frozen", failover_timeout=60)
+    fid = s.wait_ev("registered")["framework_id"]
+    s.wait_ev("heartbeat")
+    assert cluster.freeze_framework_stream(fid) == [fid]
+    time.sleep(0.5)                                 # a heartbeat already on its way may still arrive
+    mark = s.mark()
+    time.sleep(2.5)                                 # more than two heartbeat intervals
+    assert s.of("heartbeat")[-1:] and not [e for e in s.events[mark:] if e.get("ev") == "heartbeat"]
+    # What a watchdog would do: subscribe again with the same ID; the new stream is alive.
+    again = schedulers(cluster.master_address, name="frozen", framework_id=fid, failover_timeout=60)
+    again.wait_ev("reregistered")
+    again.wait_ev("heartbeat")
+    again.stop(failover=False)
+    s.kill()
