@@ -44,7 +44,7 @@ class Agent(ExecutorMixin):
         self.dir = os.path.join(state_dir, "agents", self.name)
         self.work_dir = os.path.join(self.dir, "work")
         self.root = AgentRoot(os.path.join(state_dir, "roots"), self.name, hostname=spec.root_hostname,
-                              shared_dirs=[self.work_dir])
+                              shared_dirs=[self.work_dir, *map(str, spec.shared_dirs)])
         self.config = None
         self.agent_id = None
         self.state = "stopped"

@@ -28,6 +28,7 @@ class AgentSpec:
     executor_reregistration_timeout: str = "15secs"
     flags: dict = dataclasses.field(default_factory=dict)
     files: dict = dataclasses.field(default_factory=dict)
+    shared_dirs: tuple = ()
 
     def __post_init__(self):
         if isinstance(self.attributes, dict):
