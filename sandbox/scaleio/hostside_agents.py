@@ -34,9 +34,13 @@ def make_agent(base_dir, name: str, ip: str, sio_state_dir, *, os_family: str = 
         from dcos_scaleio.sandbox.scaleio.packages import install_dcos_bundled_storage
         install_dcos_bundled_storage(root)
     root.start()
-    failed = hosts.boot(root)
-    if failed:
-        raise RuntimeError(f"agent {name} booted with failed units: {failed}")
+    try:
+        failed = hosts.boot(root)
+        if failed:
+            raise RuntimeError(f"agent {name} booted with failed units: {failed}")
+    except BaseException:
+        root.destroy()   # never leave a half-made agent's processes behind
+        raise
     return root
 
 
