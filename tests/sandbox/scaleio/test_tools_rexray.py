@@ -46,33 +46,35 @@ def world(plain_world):
     system.rename_system("sys1")
     pd = system.add_protection_domain("pd1")
     sp = system.add_storage_pool("sp1", pd_id=pd.id)
-    listeners = []
-    for i in range(3):
-        ip = plain_world.host(f"sds{i}").ip
-        listeners.append(PortListener(ip, 7072).start())
-        system.set_host_disks(ip, [{"path": "/dev/sdb", "size_gb": 200}])
-        system.add_sds([ip], pd_id=pd.id, name=f"sds{i}", devices=[("/dev/sdb", sp.id)])
-    mdm.wait_port(6611)
-    gw = GatewayServer(plain_world.state_dir, listen_ip=plain_world.host("gw").ip, mdm_ips=[mdm.ip]).start()
-    clients = []
-    for name in ("a", "b"):
-        h = plain_world.host(name)
-        h.path(DRV_CFG).parent.mkdir(parents=True, exist_ok=True)
-        h.guid = sdcstate.new_guid()
-        h.path(DRV_CFG).write_text(sdcstate.render_drv_cfg(h.guid, [[mdm.ip]]))
-        h.start_daemon("scini")
-        h.path(CONFIG).parent.mkdir(parents=True, exist_ok=True)
-        h.path(CONFIG).write_text(config_yml(gw.url))
-        clients.append(h)
-    for h in clients:
-        h.wait_for(lambda h=h: (s := system.sdcs()) and any(x.guid == h.guid and x.connected for x in s),
-                   what="SDC connected")
-    yield {"gw": gw, "a": clients[0], "b": clients[1], "mdm": mdm}
-    for h in clients:
-        h.stop()
-    gw.stop()
-    for lst in listeners:
-        lst.stop()
+    listeners, gw, clients = [], None, []
+    try:
+        for i in range(3):
+            ip = plain_world.host(f"sds{i}").ip
+            listeners.append(PortListener(ip, 7072).start())
+            system.set_host_disks(ip, [{"path": "/dev/sdb", "size_gb": 200}])
+            system.add_sds([ip], pd_id=pd.id, name=f"sds{i}", devices=[("/dev/sdb", sp.id)])
+        mdm.wait_port(6611)
+        gw = GatewayServer(plain_world.state_dir, listen_ip=plain_world.host("gw").ip, mdm_ips=[mdm.ip]).start()
+        for name in ("a", "b"):
+            h = plain_world.host(name)
+            h.path(DRV_CFG).parent.mkdir(parents=True, exist_ok=True)
+            h.guid = sdcstate.new_guid()
+            h.path(DRV_CFG).write_text(sdcstate.render_drv_cfg(h.guid, [[mdm.ip]]))
+            h.start_daemon("scini")
+            h.path(CONFIG).parent.mkdir(parents=True, exist_ok=True)
+            h.path(CONFIG).write_text(config_yml(gw.url))
+            clients.append(h)
+        for h in clients:
+            h.wait_for(lambda h=h: any(x.guid == h.guid and x.connected for x in system.sdcs()),
+                       what="SDC connected")
+        yield {"gw": gw, "a": clients[0], "b": clients[1], "mdm": mdm}
+    finally:
+        for h in clients:
+            h.stop()
+        if gw is not None:
+            gw.stop()
+        for lst in listeners:
+            lst.stop()
 
 
 def test_version_and_config_errors(world, plain_world):
