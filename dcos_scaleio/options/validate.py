@@ -10,8 +10,6 @@ from __future__ import annotations
 import copy
 from dataclasses import dataclass, field
 
-import jsonschema
-
 from . import patterns
 from .model import DESTROY_CONFIRMATION, REDACTED, SECRET_FIELDS, Options
 from .schema import load_schema, merged_options
@@ -82,6 +80,7 @@ def _path(parts) -> str:
 
 
 def _schema_errors(schema: dict, merged: dict) -> list[FieldError]:
+    import jsonschema  # here, not at module level: importing it costs ~150 ms of CLI start-up
     errors = []
     for err in jsonschema.Draft4Validator(schema).iter_errors(merged):
         parts = list(err.absolute_path)
