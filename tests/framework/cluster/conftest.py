@@ -122,14 +122,18 @@ def secret_watch():
     for the admin password when the test ends. Yields the collected texts."""
     root = logging.getLogger()
     handler = _Collect()
-    old_level = root.level
+    # Named loggers may have been raised elsewhere in the run; this fixture needs them all at DEBUG.
+    watched = [root] + [logging.getLogger(name) for name in ("PyPowerFlex", "urllib3", "dcos_scaleio")]
+    old_levels = [lg.level for lg in watched]
     root.addHandler(handler)
-    root.setLevel(logging.DEBUG)
+    for lg in watched:
+        lg.setLevel(logging.DEBUG)
     try:
         yield handler.texts
     finally:
         root.removeHandler(handler)
-        root.setLevel(old_level)
+        for lg, level in zip(watched, old_levels):
+            lg.setLevel(level)
     leaked = [t for t in handler.texts if PASSWORD in t]
     assert not leaked, f"admin password in {len(leaked)} log record(s)"
 

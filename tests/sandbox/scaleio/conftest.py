@@ -143,3 +143,15 @@ def sio_existing_cluster(tmp_path, fresh_ip_prefix):
     ec = ExistingCluster(tmp_path / "existing-cluster", ip_prefix=fresh_ip_prefix).start()
     yield ec
     ec.stop()
+
+
+@pytest.fixture
+def quiet_pypowerflex():
+    """Refusals are expected in these tests: keep PyPowerFlex's error logging out of the output, for
+    this test only (a module-level setLevel would silence it for every later test in the run)."""
+    import logging
+    logger = logging.getLogger("PyPowerFlex")
+    old = logger.level
+    logger.setLevel(logging.CRITICAL)
+    yield
+    logger.setLevel(old)

@@ -2,7 +2,6 @@
 reading the real configuration files."""
 import hashlib
 import json
-import logging
 import os
 import selectors
 import signal
@@ -18,8 +17,7 @@ from PyPowerFlex import PowerFlexClient
 from dcos_scaleio.sandbox.scaleio.prebuilt import ExistingCluster
 from dcos_scaleio.sandbox.scaleio.system import System
 
-pytestmark = pytest.mark.sandbox
-logging.getLogger("PyPowerFlex").setLevel(logging.CRITICAL)
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("quiet_pypowerflex")]
 
 
 @pytest.fixture

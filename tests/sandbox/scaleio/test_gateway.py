@@ -1,6 +1,5 @@
 """The gateway REST API, driven by unmodified PyPowerFlex (and raw requests for wire details),
 with TLS verified against the sandbox CA."""
-import logging
 import ssl
 import socket
 
@@ -13,10 +12,9 @@ from dcos_scaleio.sandbox.scaleio.gateway import GatewayServer
 from dcos_scaleio.sandbox.scaleio.records import KB_PER_GB
 from dcos_scaleio.sandbox.scaleio.system import System
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.usefixtures("quiet_pypowerflex")]
 PASSWORD = "Scaleio123"   # conftest.SIO_TEST_PASSWORD
 
-logging.getLogger("PyPowerFlex").setLevel(logging.CRITICAL)   # refusals are expected; keep output clean
 
 
 def client(gw, password=PASSWORD) -> PowerFlexClient:
