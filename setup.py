@@ -6,7 +6,15 @@ One import namespace, ``dcos_scaleio``. The top-level folders ``cli/``, ``framew
 The sandbox (the emulated Mesos/DC/OS/ScaleIO world) is a test and demo aid: product code never
 imports it and shipped binaries leave it out.
 """
+import os
+import shutil
+
 from setuptools import setup, find_packages
+from setuptools.command.build_py import build_py
+
+# The options schema has ONE copy in git: the Universe package source. Built distributions carry it
+# as dcos_scaleio/schema/config.json (dcos_scaleio.options.schema_path() reads the checkout first).
+OPTIONS_SCHEMA = os.path.join("universe", "config.json")
 
 PACKAGE_DIRS = {
     "dcos_scaleio": "dcos_scaleio",
@@ -32,15 +40,24 @@ def _package_dirs():
     return dirs
 
 
+class BuildPyWithSchema(build_py):
+    """build_py that also copies the Universe options schema into the built package."""
+
+    def run(self):
+        super().run()
+        target = os.path.join(self.build_lib, "dcos_scaleio", "schema")
+        os.makedirs(target, exist_ok=True)
+        shutil.copyfile(OPTIONS_SCHEMA, os.path.join(target, "config.json"))
+
+
 setup(
     name="dcos-scaleio",
+    cmdclass={"build_py": BuildPyWithSchema},
     version="0.1.0.dev0",
     description="Deploy and operate Dell EMC ScaleIO on DC/OS and Mesos agents",
     python_requires=">=3.11",
     packages=_packages(),
     package_dir=_package_dirs(),
-    include_package_data=True,
-    package_data={"dcos_scaleio": ["schema/*.json"]},
     install_requires=[
         "pymesos==0.3.15",
         "http-parser==0.9.0",
