@@ -10,6 +10,7 @@ WORLDS = {
     "mesos": "dcos_scaleio.sandbox.mesos.cli",      # the Mesos master/agents emulator
     "scaleio": "dcos_scaleio.sandbox.scaleio.cli",  # a pre-built ScaleIO system, gateway and mirror
     "demo": "dcos_scaleio.sandbox.demo",            # what `make demo` runs
+    "up": "dcos_scaleio.sandbox.up",                # the whole world plus the scheduler, supervised
 }
 
 
@@ -21,6 +22,8 @@ def main(argv=None) -> int:
     try:
         module = importlib.import_module(WORLDS[args[0]])
     except ModuleNotFoundError as exc:
+        if not (exc.name or "").startswith("dcos_scaleio.sandbox"):
+            raise
         print(f"sandbox world {args[0]!r} is not available in this build ({exc})", file=sys.stderr)
         return 2
     return module.main(args[1:])
