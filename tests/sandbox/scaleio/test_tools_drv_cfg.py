@@ -197,7 +197,7 @@ def test_sdc_joins_a_prebuilt_existing_cluster(tmp_path):
             start_scini(h)
             assert h.run("drv_cfg", "--add_mdm", "--ip", ",".join(ec.manager_ips), "--file", DRV_CFG).returncode == 0
             h.wait_for(lambda: (s := sysview.find_sdc(ec.system, h.guid)) is not None and s.connected,
-                       what="SDC connected to the pre-built MDMs")
+                       timeout=10, what="SDC connected to the pre-built MDMs")
             out = h.run("drv_cfg", "--query_mdms").stdout
             assert f"MDM-ID {ec.system.cluster().system_id} " in out and f"[1]-{ec.manager_ips[1]}" in out
         finally:
