@@ -9,6 +9,11 @@ Contracts:
 - :meth:`Host.write_text` writes atomically (temp file in the same directory, fsync, rename) with
   the requested mode, so a crash never leaves a torn file, and reports whether the content or
   mode changed (callers use that to decide restarts).
+- :func:`cancel_commands` (for the executor's task kill and shutdown) kills the process group of
+  every command running in this process and makes every later :meth:`Host.run` raise
+  :class:`CommandError` ("cancelled") until :func:`allow_commands`; a step therefore ends with
+  ERROR promptly instead of running on. Commands run in their own sessions, so killing the
+  executor's own process group would not reach them.
 - :meth:`Host.os_family` reads ``/etc/os-release``: ``"ubuntu"`` for Debian/Ubuntu, ``"rhel"`` for
   RHEL/CentOS/Fedora-likes; anything else raises :class:`UnsupportedOS`.
 """
@@ -18,10 +23,12 @@ import os
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 
-__all__ = ["Host", "CommandResult", "CommandError", "UnsupportedOS", "REDACTED", "listening_ports"]
+__all__ = ["Host", "CommandResult", "CommandError", "UnsupportedOS", "REDACTED", "listening_ports",
+           "cancel_commands", "allow_commands"]
 
 REDACTED = "******"
 DEFAULT_TIMEOUT_S = 300.0
@@ -62,6 +69,55 @@ class CommandError(Exception):
         self.rc = rc
 
 
+class _Cancellation:
+    """The commands running in this process, and whether new ones may start (see cancel_commands)."""
+
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.cancelled = False
+        self.running: set = set()
+        self.killed: set = set()     # pids killed by a cancellation (their result is "cancelled")
+
+    def start(self, proc) -> bool:
+        """Register ``proc``; False (and the group killed) if a cancellation is in force."""
+        with self.lock:
+            if self.cancelled:
+                self.killed.add(proc.pid)
+                _signal_group(proc.pid)
+                return False
+            self.running.add(proc)
+            return True
+
+    def finish(self, proc) -> bool:
+        """Unregister ``proc``; True if a cancellation killed it."""
+        with self.lock:
+            self.running.discard(proc)
+            if proc.pid in self.killed:
+                self.killed.discard(proc.pid)
+                return True
+            return False
+
+
+_CANCEL = _Cancellation()
+
+
+def cancel_commands() -> int:
+    """Kill (SIGKILL, whole process group) every command running in this process and refuse new
+    ones until :func:`allow_commands`. Returns how many were running. Thread-safe, never blocks."""
+    with _CANCEL.lock:
+        _CANCEL.cancelled = True
+        for proc in _CANCEL.running:
+            _CANCEL.killed.add(proc.pid)
+            _signal_group(proc.pid)
+        return len(_CANCEL.running)
+
+
+def allow_commands() -> None:
+    """End a cancellation: :meth:`Host.run` starts commands again."""
+    with _CANCEL.lock:
+        _CANCEL.cancelled = False
+
+
 class Host:
     """Commands and files of the host the step runs on (``/``)."""
 
@@ -97,6 +153,9 @@ class Host:
         limit = self.timeout_s if timeout is None else timeout
         shown = self.redact(" ".join(argv))
         started = time.monotonic()
+        if _CANCEL.cancelled:
+            self.log.append({"argv": shown, "rc": None, "s": 0.0})
+            raise CommandError(f"{shown}: cancelled (the step was killed)", -9)
         try:
             proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.PIPE if input is not None
                                     else subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -104,12 +163,20 @@ class Host:
         except OSError as exc:
             self.log.append({"argv": shown, "rc": None, "s": 0.0})
             raise CommandError(f"{shown}: cannot run: {exc.strerror or exc}") from None
+        _CANCEL.start(proc)
         try:
             out, err = proc.communicate(input=input, timeout=limit)
         except subprocess.TimeoutExpired:
             _kill_group(proc)
+            _CANCEL.finish(proc)
             self.log.append({"argv": shown, "rc": -9, "s": round(time.monotonic() - started, 3)})
             raise CommandError(f"{shown}: timed out after {limit:g} s", -9) from None
+        except BaseException:
+            _CANCEL.finish(proc)
+            raise
+        if _CANCEL.finish(proc):
+            self.log.append({"argv": shown, "rc": proc.returncode, "s": round(time.monotonic() - started, 3)})
+            raise CommandError(f"{shown}: cancelled (the step was killed)", -9)
         result = CommandResult(tuple(argv), proc.returncode, out or "", err or "")
         self.log.append({"argv": shown, "rc": proc.returncode, "s": round(time.monotonic() - started, 3)})
         if check and not result.ok:
@@ -203,11 +270,15 @@ def write_atomic(path: str, data: bytes, mode: int) -> None:
         raise
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
+def _signal_group(pid: int) -> None:
     try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
         pass
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    _signal_group(proc.pid)
     try:
         proc.communicate(timeout=5)
     except subprocess.TimeoutExpired:

@@ -1,0 +1,84 @@
+"""The executor process: ``main()`` wires logging, the driver, the worker and the update queue.
+
+Environment (set by the Mesos agent, plus the scheduler's ``command.environment``):
+``MESOS_AGENT_ENDPOINT``, ``MESOS_FRAMEWORK_ID``, ``MESOS_EXECUTOR_ID`` (required by pymesos),
+``MESOS_CHECKPOINT`` (pymesos treats any non-empty value as "on": it then keeps resubscribing after
+an agent restart instead of exiting), ``SCALEIO_SCHEDULER_URL`` and ``SCALEIO_EXECUTOR_TOKEN``
+(secrets endpoint), optional ``SCALEIO_SCHEDULER_CA`` and ``SCALEIO_EXECUTOR_LOG_LEVEL``.
+
+Exit: after the agent's SHUTDOWN (or SIGTERM), the running step's commands are killed, the last
+updates get a bounded chance to go out, and the process exits 0. Exit code 2 when the Mesos
+environment is missing (not started by an agent).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(threadName)s %(name)s: %(message)s"
+DRAIN_S = 5.0
+REQUIRED_ENV = ("MESOS_AGENT_ENDPOINT", "MESOS_FRAMEWORK_ID", "MESOS_EXECUTOR_ID")
+
+
+def setup_logging() -> None:
+    """Log to stderr: the Mesos sandbox's ``stderr`` file. Nothing logged carries a secret."""
+    level = os.environ.get("SCALEIO_EXECUTOR_LOG_LEVEL", "INFO").upper()
+    logging.basicConfig(stream=sys.stderr, level=getattr(logging, level, logging.INFO), format=LOG_FORMAT)
+    logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def main(argv=None) -> int:
+    setup_logging()
+    log = logging.getLogger("dcos_scaleio.executor")
+    missing = [k for k in REQUIRED_ENV if not os.environ.get(k)]
+    if missing:
+        log.error("not started by a Mesos agent: %s not set", ", ".join(missing))
+        return 2
+    # Imported here, on the main thread: importing pymesos installs its SIGINT handler.
+    from .driver import Driver, StepExecutor
+    from .secrets import SecretsClient
+    from .updates import Updates
+    from .worker import Worker
+
+    executor_id = os.environ["MESOS_EXECUTOR_ID"]
+    stop = threading.Event()
+    driver_box = {}
+    updates = Updates(lambda status: driver_box["driver"].sendStatusUpdate(status))
+    worker = Worker(updates, SecretsClient.from_env(executor_id), executor_id=executor_id)
+    executor = StepExecutor(worker, updates, on_stop=stop.set)
+    driver = driver_box["driver"] = Driver(executor, updates)
+
+    def on_sigterm(signum, frame):
+        log.info("signal %d: shutting down", signum)
+        worker.shutdown()
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    log.info("executor %s starting (agent %s, framework %s)", executor_id, os.environ["MESOS_AGENT_ENDPOINT"],
+             os.environ["MESOS_FRAMEWORK_ID"])
+    updates.start()
+    worker.start()
+    driver.start()
+    while not stop.wait(1.0):
+        if not driver._io_thread or not driver._io_thread.is_alive():
+            log.error("the pymesos IO thread ended; exiting")
+            worker.shutdown()
+            break
+    # Shutting down: let the killed step end and its update go out (bounded), then stop the driver.
+    worker.join(DRAIN_S)
+    updates.wait_drained(DRAIN_S)
+    updates.close()
+    try:
+        driver.stop()
+        driver.join()
+    except Exception:
+        pass
+    log.info("executor %s exiting", executor_id)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
