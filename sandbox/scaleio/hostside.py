@@ -99,11 +99,6 @@ class Host:
             raise HostError(f"{SCALEIO_FILE} names no ScaleIO system")
         return state
 
-    def system(self):
-        """The shared simulated ScaleIO system this host belongs to."""
-        from dcos_scaleio.sandbox.scaleio.system import System  # heavy-ish; only tools that need it
-        return System(self.state_dir)
-
     # -- running the host's own commands -------------------------------------------------------
     def run(self, argv: list[str], timeout: float = 30) -> subprocess.CompletedProcess:
         """Run one of the host's programs (uname, blkid, lsblk, mount, ...) and capture its output.

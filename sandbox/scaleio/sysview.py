@@ -24,9 +24,21 @@ MDM_UNREACHABLE = "mdm_unreachable"
 SLOW_COMMAND = "slow_command"
 
 
+_OPEN: dict[tuple, object] = {}
+
+
 def open_system(host: hostside.Host, program: str):
+    """This process's handle on the host's system (one per state dir and program, reused).
+
+    One handle per process on purpose: every handle keeps SQLite connections whose file locks are
+    per process, so short-lived extra handles in a long-running process (the rexray service rescans
+    on every mount) would only add churn.
+    """
     from dcos_scaleio.sandbox.scaleio.system import System
-    return System.open(host.state_dir, actor=host.actor(program))
+    key = (host.state_dir, program)
+    if key not in _OPEN:
+        _OPEN[key] = System.open(host.state_dir, actor=host.actor(program))
+    return _OPEN[key]
 
 
 def mdm_unreachable(system, ip: str) -> bool:
@@ -56,10 +68,7 @@ def slow_command_on_host(host: hostside.Host, tool: str, command: str | None) ->
         system = open_system(host, tool)
     except hostside.HostError:
         return
-    try:
-        apply_slow_command(system, tool, command)
-    finally:
-        system.close()
+    apply_slow_command(system, tool, command)
 
 
 def member(cluster, ip: str):

@@ -134,11 +134,11 @@ def mod_mdm_ip(host, opts) -> int:
 
 def _system_and_sdc(host):
     """(system, this SDC's record or None) when the host belongs to a system; (None, None) otherwise."""
+    from dcos_scaleio.sandbox.scaleio import sysview
     try:
-        system = host.system()
+        system = sysview.open_system(host, "drv_cfg")
     except hostside.HostError:
         return None, None
-    from dcos_scaleio.sandbox.scaleio import sysview
     return system, sysview.find_sdc(system, sdcstate.guid(host))
 
 
