@@ -130,11 +130,17 @@ def atomic_write(path: pathlib.Path, text: str, mode: int = 0o644) -> None:
         raise
 
 
+def agent_files(state_dir) -> dict:
+    """The files that attach an agent to the system, as ``{in-agent path: [text, mode]}`` (the form of
+    the Mesos emulator's ``AgentSpec.files``; the state dir must also be in its ``shared_dirs``)."""
+    return {SCALEIO_FILE: [json.dumps({"state_dir": str(state_dir)}) + "\n", 0o644]}
+
+
 def attach_agent(root, state_dir) -> None:
     """Make the agent ``root`` (an AgentRoot, or anything with ``path()``) part of a ScaleIO system.
 
     ``state_dir`` must be shared into the agent (``AgentRoot(shared_dirs=[state_dir])``) so that the
     agent's programs open the very same system database.
     """
-    target = pathlib.Path(root.path(SCALEIO_FILE))
-    atomic_write(target, json.dumps({"state_dir": str(state_dir)}) + "\n", 0o644)
+    for path, (text, mode) in agent_files(state_dir).items():
+        atomic_write(pathlib.Path(root.path(path)), text, mode)

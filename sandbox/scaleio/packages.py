@@ -213,23 +213,29 @@ DCOS_REXRAY_CONF = "/opt/mesosphere/etc/rexray.conf"
 DCOS_REXRAY_UNIT = "/etc/systemd/system/dcos-rexray.service"
 
 
-def install_dcos_bundled_storage(root) -> None:
-    """Give a DC/OS-flavour agent what DC/OS ships: ``dcos-rexray`` (config copied from
-    ``/opt/mesosphere/etc/rexray.conf`` to ``/etc/rexray/config.yml`` at every start) and dvdcli
-    under ``/opt/mesosphere/bin``. ``root`` is an AgentRoot (files are written into its upper dir).
-    """
-    def put(path, data: bytes, mode: int):
-        target = root.path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(data)
-        os.chmod(target, mode)
-
-    put(f"{DCOS_BIN}/rexray", *_exe("rexray", f"--sandbox-version={DCOS_REXRAY_VERSION}"))
-    put(f"{DCOS_BIN}/dvdcli", *_exe("dvdcli", f"--sandbox-version={DCOS_DVDCLI_VERSION}"))
-    put("/opt/mesosphere/active/rexray/version", f"{DCOS_REXRAY_VERSION}\n".encode(), 0o644)
-    if not root.path(DCOS_REXRAY_CONF).exists():
-        put(DCOS_REXRAY_CONF, b"# DC/OS REX-Ray configuration (rexray_config)\nrexray:\n  loglevel: info\n", 0o644)
+def dcos_bundled_storage_files() -> dict:
+    """What DC/OS ships for external volumes, as ``{in-agent path: [text, mode]}`` (the form of the Mesos
+    emulator's ``AgentSpec.files``): ``dcos-rexray`` (config copied from ``/opt/mesosphere/etc/rexray.conf``
+    to ``/etc/rexray/config.yml`` at every start; not enabled until configured) and dvdcli, both under
+    ``/opt/mesosphere/bin``."""
     unit = unit_text("REX-Ray: DC/OS bundled volume driver",
                      f"{DCOS_BIN}/rexray start --dcos-config {DCOS_REXRAY_CONF}",
                      wants=("scini.service",), after=("scini.service",))
-    put(DCOS_REXRAY_UNIT, unit.encode(), 0o644)
+    return {
+        f"{DCOS_BIN}/rexray": [script_text("rexray", f"--sandbox-version={DCOS_REXRAY_VERSION}"), 0o755],
+        f"{DCOS_BIN}/dvdcli": [script_text("dvdcli", f"--sandbox-version={DCOS_DVDCLI_VERSION}"), 0o755],
+        "/opt/mesosphere/active/rexray/version": [f"{DCOS_REXRAY_VERSION}\n", 0o644],
+        DCOS_REXRAY_CONF: ["# DC/OS REX-Ray configuration (rexray_config)\nrexray:\n  loglevel: info\n", 0o644],
+        DCOS_REXRAY_UNIT: [unit, 0o644],
+    }
+
+
+def install_dcos_bundled_storage(root) -> None:
+    """Write :func:`dcos_bundled_storage_files` into an AgentRoot (keeping an existing rexray.conf)."""
+    for path, (text, mode) in dcos_bundled_storage_files().items():
+        if path == DCOS_REXRAY_CONF and root.path(path).exists():
+            continue
+        target = root.path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text)
+        os.chmod(target, mode)
