@@ -30,6 +30,14 @@ def setup_logging() -> None:
     logging.getLogger("urllib3").setLevel(logging.WARNING)
 
 
+def adopt_pymesos_logger() -> None:
+    """pymesos adds its own stderr handler on import: drop it so each line is logged once, our way."""
+    pm = logging.getLogger("pymesos")
+    for handler in list(pm.handlers):
+        pm.removeHandler(handler)
+    pm.setLevel(logging.NOTSET)
+
+
 def main(argv=None) -> int:
     setup_logging()
     log = logging.getLogger("dcos_scaleio.executor")
@@ -42,6 +50,7 @@ def main(argv=None) -> int:
     from .secrets import SecretsClient
     from .updates import Updates
     from .worker import Worker
+    adopt_pymesos_logger()
 
     executor_id = os.environ["MESOS_EXECUTOR_ID"]
     stop = threading.Event()
@@ -57,8 +66,8 @@ def main(argv=None) -> int:
         stop.set()
 
     signal.signal(signal.SIGTERM, on_sigterm)
-    log.info("executor %s starting (agent %s, framework %s)", executor_id, os.environ["MESOS_AGENT_ENDPOINT"],
-             os.environ["MESOS_FRAMEWORK_ID"])
+    log.info("executor %s starting (pid %d, agent %s, framework %s)", executor_id, os.getpid(),
+             os.environ["MESOS_AGENT_ENDPOINT"], os.environ["MESOS_FRAMEWORK_ID"])
     updates.start()
     worker.start()
     driver.start()
@@ -76,7 +85,7 @@ def main(argv=None) -> int:
         driver.join()
     except Exception:
         pass
-    log.info("executor %s exiting", executor_id)
+    log.info("executor %s exiting (pid %d)", executor_id, os.getpid())
     return 0
 
 

@@ -165,7 +165,8 @@ class World:
 
     def sandbox_files(self, executor_id):
         work = pathlib.Path(self.agent.work_dir)
-        return [p for p in work.glob(f"slaves/*/frameworks/*/executors/{executor_id}/runs/*/*") if p.is_file()]
+        runs = work.glob(f"slaves/*/frameworks/*/executors/{executor_id}/runs/*")
+        return [p for run in runs if not run.is_symlink() for p in run.iterdir() if p.is_file()]
 
     def executor_stderr(self, executor_id):
         return "".join(p.read_text(errors="replace") for p in self.sandbox_files(executor_id) if p.name == "stderr")
