@@ -1,0 +1,403 @@
+"""The core loop: the one thread that owns the plan engine.
+
+Everything that happens reaches it through one queue -- pymesos callbacks (``(kind, ...)``
+tuples from :class:`~.driver.Callbacks`), the operator stream (agents joining/leaving), cluster
+action results (engine events), HTTP reads (``call``) -- and timers (engine wake-ups,
+reconciliation, the heartbeat watchdog). For each input it
+
+1. turns it into engine events and collects the engine's decisions;
+2. prepares what the decisions need (ExecutorInfo per host, possibly a new executor generation);
+3. persists the engine's changed records and executor records (BEFORE acting, so a crash replays);
+4. acts: launches, one batched DECLINE per refuse time per offers event, suppress/revive, kills,
+   reconciliation, cluster actions on the worker pool; and only then ACKs the status update.
+
+Nothing here blocks for long except Mesos calls (one HTTP POST each) and store writes.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from concurrent.futures import Future
+from typing import Callable
+
+from dcos_scaleio.plan import (AgentAdded, AgentRemoved, AgentsListed, CancelAction, ClusterActionResult,
+                               DeclineOffer, KillTask, LaunchHostStep, OfferSeen, RestartAgent, Revive,
+                               RunClusterAction, ScheduleWakeup, Suppress, Tick, TaskStatusUpdate)
+
+from . import messages
+from .operator_stream import AgentJoined, AgentLeft, AgentsSnapshot
+
+__all__ = ["Core", "BLOCKED_REFUSE_S", "LAUNCH_REFUSE_S"]
+
+LOG = logging.getLogger(__name__)
+BLOCKED_REFUSE_S = 2.0     # offers from an agent whose tasks are being reconciled
+LAUNCH_REFUSE_S = 1.0      # what is left of an offer we launched on
+_RUNNING = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"})
+_TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
+                       "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
+_STOP = object()
+
+
+class Core:
+    """See the module docstring. ``driver`` is a :class:`~.driver.DriverHandle` (or None: no Mesos,
+    e.g. bad options); ``state`` a :class:`~.persist.SchedulerState` (or None); ``actions`` an
+    :class:`~.actions.ActionRunner` (or None); ``fatal(reason)`` ends the process."""
+
+    def __init__(self, engine, *, state=None, driver=None, executors=None, reconciler=None, actions=None,
+                 options=None, roles=(), scheduler_url: str = "", dev_python: str = "",
+                 heartbeat_timeout_s: float = 75.0, fatal: Callable[[str], None] | None = None, clock=time.time):
+        self.engine = engine
+        self.state = state
+        self.driver = driver
+        self.executors = executors
+        self.reconciler = reconciler
+        self.actions = actions
+        self.options = options
+        self.roles = list(roles)
+        self.scheduler_url = scheduler_url
+        self.dev_python = dev_python
+        self.heartbeat_timeout_s = heartbeat_timeout_s
+        self.fatal = fatal or (lambda reason: LOG.critical("fatal: %s", reason))
+        self.clock = clock
+        self.q: queue.SimpleQueue = queue.SimpleQueue()
+        self.version = 0                 # bumped whenever engine state changed (HTTP read caches)
+        self.subscribed = False
+        self.framework_id: str | None = None
+        self.offers: dict[str, dict] = {}
+        self.agent_ids: set[str] = set()
+        self.task_hosts: dict[str, str] = {}
+        self.counters = {"offers": 0, "declined": 0, "decline_calls": 0, "launched": 0, "suppress": 0,
+                         "revive": 0, "kills": 0, "reconcile_calls": 0, "reconcile_lost": 0, "watchdog_restarts": 0,
+                         "acks": 0, "statuses": 0}
+        self._wakeup: float | None = None
+        self._restarting = False
+        self._stopped = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------------ threads
+    def put(self, item) -> None:
+        """Thread-safe, never blocks: how every other thread talks to the core loop."""
+        self.q.put(item)
+
+    def call(self, fn: Callable, timeout: float = 10.0):
+        """Run ``fn(core)`` on the core thread and return its result (HTTP reads of engine state)."""
+        fut: Future = Future()
+        self.put(("call", fn, fut))
+        return fut.result(timeout=timeout)
+
+    def start(self, initial_decisions=()):
+        self._thread = threading.Thread(target=self._run, args=(list(initial_decisions),), name="scheduler-core",
+                                        daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 10.0):
+        self.put(_STOP)
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self, initial):
+        try:
+            if initial:
+                self._commit(initial)
+            while not self._stopped.is_set():
+                try:
+                    item = self.q.get(timeout=self._timeout())
+                except queue.Empty:
+                    item = None
+                if item is _STOP:
+                    break
+                if item is not None:
+                    self._dispatch(item)
+                self._timers()
+        except Exception as exc:   # the engine's state may be inconsistent now: let Marathon restart us
+            LOG.exception("core loop crashed")
+            self.fatal(f"core loop crashed: {type(exc).__name__}: {exc}")
+
+    def _timeout(self) -> float:
+        now = self.clock()
+        times = [t for t in (self._wakeup, self.reconciler.next_wakeup if self.reconciler else None) if t is not None]
+        wait = min(times) - now if times else 1.0
+        return max(0.0, min(wait, 1.0))    # at least once a second: the heartbeat watchdog
+
+    # ------------------------------------------------------------------ dispatch
+    def _dispatch(self, item):
+        if isinstance(item, AgentsSnapshot):
+            self._on_agents_snapshot(item)
+        elif isinstance(item, tuple):
+            kind = item[0]
+            handler = getattr(self, "_on_" + kind, None)
+            if handler is None:
+                LOG.warning("unknown core item %r", kind)
+                return
+            handler(*item[1:])
+        elif isinstance(item, ClusterActionResult):
+            self._feed([item])
+        elif isinstance(item, AgentJoined):
+            self.agent_ids.add(item.agent.agent_id)
+            self._feed([AgentAdded(self.clock(), item.agent)])
+        elif isinstance(item, AgentLeft):
+            self._agent_gone(item.agent_id, "agent removed (operator stream)")
+        else:
+            LOG.warning("unknown core item %r", type(item).__name__)
+
+    def _feed(self, events, ack=None, extra_records=()):
+        decisions = []
+        for ev in events:
+            decisions += self.engine.handle(ev)
+        self._commit(decisions, ack=ack, extra_records=extra_records)
+
+    def _on_call(self, fn, fut):
+        if fut.set_running_or_notify_cancel():
+            try:
+                fut.set_result(fn(self))
+            except Exception as exc:
+                fut.set_exception(exc)
+
+    def _on_registered(self, fid):
+        self.framework_id = fid
+        if self.state is not None:
+            try:
+                self.state.set_framework_id(fid)
+            except Exception as exc:
+                self.fatal(f"cannot persist the framework ID: {type(exc).__name__}: {exc}")
+                return
+        LOG.info("registered as framework %s", fid)
+        self._subscribed()
+
+    def _on_reregistered(self):
+        LOG.info("re-registered")
+        self._subscribed()
+
+    def _subscribed(self):
+        self.subscribed = True
+        self.offers.clear()    # every outstanding offer is invalid after (re)registration
+        now = self.clock()
+        if self.reconciler is not None:
+            ids = self.reconciler.start(self.engine.active_tasks(), now)
+            if ids:
+                LOG.info("reconciling %d task(s) explicitly", len(ids))
+                self.counters["reconcile_calls"] += 1
+                self.driver.reconcile(ids)
+        if self.driver is not None:
+            if self.engine.wants_offers:
+                self.counters["revive"] += 1
+                self.driver.revive(self.roles)
+            else:
+                self.counters["suppress"] += 1
+                self.driver.suppress(self.roles)
+
+    def _on_disconnected(self):
+        if self.subscribed:
+            LOG.warning("disconnected from the Mesos master")
+        self.subscribed = False
+        self.offers.clear()
+
+    def _on_error(self, message):
+        if "removed" in message.lower() and self.state is not None:
+            # The master forgot this framework: its ID can never be used again; register fresh next time.
+            try:
+                self.state.clear_framework_id()
+            except Exception:
+                LOG.exception("could not clear the framework ID")
+        self.fatal(f"Mesos error: {message}")
+
+    def _on_rescinded(self, offer_id):
+        self.offers.pop(offer_id, None)
+
+    def _on_offers(self, offers):
+        now = self.clock()
+        events, blocked = [], []
+        for offer in offers:
+            oid, aid = offer["id"]["value"], offer["agent_id"]["value"]
+            self.counters["offers"] += 1
+            self.offers[oid] = offer
+            if aid not in self.agent_ids:
+                # Not announced by the operator stream (yet): the offer says enough about the agent.
+                self.agent_ids.add(aid)
+                events.append(AgentAdded(now, messages.agent_from_offer(offer)))
+            if self.reconciler is not None and self.reconciler.blocked(aid):
+                blocked.append(oid)
+            else:
+                events.append(OfferSeen(now, oid, aid))
+        decisions = []
+        for ev in events:
+            decisions += self.engine.handle(ev)
+        decisions += [DeclineOffer(oid, BLOCKED_REFUSE_S) for oid in blocked]
+        self._commit(decisions)
+
+    def _on_status(self, status):
+        now = self.clock()
+        self.counters["statuses"] += 1
+        tid = status["task_id"]["value"]
+        state = status.get("state", "")
+        if self.reconciler is not None:
+            self.reconciler.answered(tid)
+        changed = []
+        extra = []
+        if state in _TERMINAL:
+            host = self.task_hosts.pop(tid, None)
+            lost = status.get("reason") in messages.EXECUTOR_TERMINATED_REASONS or (
+                state == "TASK_ERROR" and "ExecutorInfo" in (status.get("message") or ""))
+            if lost and self.executors is not None:
+                eid = (status.get("executor_id") or {}).get("value")
+                rec = self.executors.mark_lost(eid=eid) if eid else self.executors.mark_lost(hostname=host)
+                if rec is not None:
+                    changed.append(rec)
+        elif state in _RUNNING and tid not in self.engine.tasks:
+            # A task we do not (or no longer) recognise, e.g. one given up as lost that resurfaced.
+            LOG.warning("killing unrecognised task %s (%s)", tid, state)
+            self.counters["kills"] += 1
+            self.driver.kill(tid)
+        events = [messages.status_event(now, status)]
+        self._feed(events, ack=status, extra_records=changed + extra)
+
+    def _on_agent_lost(self, agent_id):
+        self._agent_gone(agent_id, "agent lost")
+
+    def _agent_gone(self, agent_id, reason):
+        self.agent_ids.discard(agent_id)
+        changed = self.executors.mark_agent_gone(agent_id) if self.executors is not None else []
+        self._feed([AgentRemoved(self.clock(), agent_id, reason)], extra_records=changed)
+
+    def _on_executor_lost(self, eid, agent_id):
+        rec = self.executors.mark_lost(eid=eid) if self.executors is not None else None
+        LOG.warning("executor %s on agent %s lost", eid, agent_id)
+        self._commit([], extra_records=[rec] if rec else [])
+
+    def _on_agents_snapshot(self, agents: AgentsSnapshot):
+        now = self.clock()
+        ids = {a.agent_id for a in agents}
+        gone = self.agent_ids - ids
+        self.agent_ids = set(ids)
+        events = [AgentRemoved(now, aid, "agent no longer registered") for aid in gone]
+        changed = [r for aid in gone for r in (self.executors.mark_agent_gone(aid) if self.executors else [])]
+        events.append(AgentsListed(now, tuple(agents)))
+        self._feed(events, extra_records=changed)
+
+    # ------------------------------------------------------------------ timers
+    def _timers(self):
+        now = self.clock()
+        if self._wakeup is not None and now >= self._wakeup:
+            self._wakeup = None
+            self._feed([Tick(now)])
+        if self.reconciler is not None:
+            resend, lost, implicit = self.reconciler.due(now)
+            if resend:
+                self.counters["reconcile_calls"] += 1
+                self.driver.reconcile(resend)
+            if lost:
+                LOG.warning("no reconciliation answer for %d task(s): treating them as lost", len(lost))
+                self.counters["reconcile_lost"] += len(lost)
+                self._feed([TaskStatusUpdate(now, tid, "TASK_LOST", "reconciliation: no answer from the master",
+                                             {}, "REASON_RECONCILIATION") for tid in lost])
+            if implicit and self.subscribed:
+                self.counters["reconcile_calls"] += 1
+                self.driver.reconcile([])
+        self._watchdog()
+
+    def _watchdog(self):
+        d = self.driver
+        if d is None or not self.subscribed or self._restarting:
+            return
+        silent = time.monotonic() - d.callbacks.last_seen
+        if silent <= self.heartbeat_timeout_s:
+            return
+        LOG.warning("no event from the master for %.0f s: restarting the driver", silent)
+        self.counters["watchdog_restarts"] += 1
+        self.subscribed = False
+        self._restarting = True
+
+        def restart():
+            try:
+                d.restart()
+            except Exception:
+                LOG.exception("driver restart failed")
+            finally:
+                self._restarting = False
+        threading.Thread(target=restart, name="driver-restart", daemon=True).start()
+
+    # ------------------------------------------------------------------ decisions
+    def _commit(self, decisions, ack=None, extra_records=()):
+        """Prepare, persist, then act (see the module docstring)."""
+        launches = []
+        records = [r for r in extra_records if r is not None]
+        for d in decisions:
+            if isinstance(d, LaunchHostStep):
+                task, rec = self._prepare_launch(d)
+                launches.append((d, task))
+                if rec is not None:
+                    records.append(rec)
+        changes = self.engine.drain_changes()
+        if changes:
+            self.version += 1
+        if self.state is not None and (changes or records):
+            try:
+                self.state.save(changes, records)
+            except Exception as exc:   # acting on unpersisted decisions could repeat effects after a crash
+                LOG.exception("persisting the scheduler state failed")
+                self.fatal(f"cannot persist state: {type(exc).__name__}: {exc}")
+                return
+        self._act(decisions, launches)
+        if ack is not None and "uuid" in ack and self.driver is not None:
+            self.counters["acks"] += 1
+            self.driver.acknowledge(ack)
+
+    def _prepare_launch(self, d: LaunchHostStep):
+        offer = self.offers.get(d.offer_id) or {}
+        role, alloc = messages.offer_role(offer)
+        o = self.options
+        url = o.artifacts.executor.url if o is not None else ""
+
+        def build(eid, token):
+            return messages.executor_info(eid, persona=d.persona, options=o, artifact_url=url,
+                                          dev_python=self.dev_python, scheduler_url=self.scheduler_url,
+                                          token=token, role=role, allocation_role=alloc)
+        info, rec = self.executors.for_launch(d.hostname, d.agent_id, build)
+        return messages.task_info(d, d.agent_id, info, role=role, allocation_role=alloc), rec
+
+    def _act(self, decisions, launches):
+        declines: dict[float, list] = {}
+        launch_iter = iter(launches)
+        for d in decisions:
+            if isinstance(d, DeclineOffer):
+                self.offers.pop(d.offer_id, None)
+                declines.setdefault(d.refuse_seconds, []).append(d.offer_id)
+            elif isinstance(d, LaunchHostStep):
+                _, task = next(launch_iter)
+                self.offers.pop(d.offer_id, None)
+                self.task_hosts[d.task_id] = d.hostname
+                self.counters["launched"] += 1
+                LOG.info("launching %s on %s (task %s)", d.action, d.hostname, d.task_id)
+                self.driver.launch(d.offer_id, [task], LAUNCH_REFUSE_S)
+            elif isinstance(d, Suppress):
+                self.counters["suppress"] += 1
+                if self.driver is not None:
+                    self.driver.suppress(self.roles)
+            elif isinstance(d, Revive):
+                self.counters["revive"] += 1
+                if self.driver is not None:
+                    self.driver.revive(self.roles)
+            elif isinstance(d, KillTask):
+                self.counters["kills"] += 1
+                self.driver.kill(d.task_id)
+            elif isinstance(d, RunClusterAction):
+                if self.actions is not None:
+                    self.actions.submit(d)
+                else:
+                    self.put(ClusterActionResult(self.clock(), d.action_id, False, "no cluster action runner", {}, True))
+            elif isinstance(d, CancelAction):
+                if self.actions is not None:
+                    self.actions.cancel(d.action_id)
+            elif isinstance(d, ScheduleWakeup):
+                self._wakeup = d.at
+            elif isinstance(d, RestartAgent):
+                LOG.warning("agent %s (%s) needs a %s restart for %s: restarts are done by the step's executor",
+                            d.hostname, d.agent_id, d.kind, d.step)
+        for refuse, ids in declines.items():
+            self.counters["declined"] += len(ids)
+            self.counters["decline_calls"] += 1
+            if self.driver is not None:
+                self.driver.decline(ids, refuse)

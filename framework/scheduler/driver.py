@@ -1,0 +1,176 @@
+"""The pymesos side: callbacks that only enqueue, and a driver handle the core loop calls through.
+
+pymesos runs every callback on its single IO thread and tears the framework down if one raises,
+so each callback here is wrapped: it records that the stream is alive, puts a small tuple on the
+core loop's queue, and swallows (logs) anything unexpected. ``error()`` stops the driver at once
+(pymesos would otherwise resubscribe in a busy loop) and tells the core loop.
+
+:class:`DriverHandle` owns the MesosSchedulerDriver: built with ``failover=True`` (a crash never
+sends TEARDOWN), plain dicts, explicit acknowledgements (the core loop ACKs after persisting).
+``restart()`` replaces a silent driver (the heartbeat watchdog) with a fresh one re-registering
+under the same framework ID. Driver calls never raise: failures are logged (a lost call is
+recovered by reconciliation, offer timeouts and the engine's own timeouts).
+"""
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from pymesos import MesosSchedulerDriver, Scheduler
+
+__all__ = ["Callbacks", "DriverHandle"]
+
+LOG = logging.getLogger(__name__)
+
+
+def _guard(fn):
+    def wrapper(self, *args):
+        self.last_seen = time.monotonic()
+        try:
+            fn(self, *args)
+        except Exception:   # never into pymesos: it would tear the framework down
+            LOG.exception("scheduler callback %s failed", fn.__name__)
+    wrapper.__name__ = fn.__name__
+    return wrapper
+
+
+class Callbacks(Scheduler):
+    """pymesos Scheduler whose callbacks enqueue ``(kind, ...)`` tuples with ``emit``."""
+
+    def __init__(self, emit):
+        self.emit = emit
+        self.last_seen = time.monotonic()
+
+    @_guard
+    def registered(self, driver, framework_id, master_info):
+        self.emit(("registered", framework_id["value"]))
+
+    @_guard
+    def reregistered(self, driver, master_info):
+        self.emit(("reregistered",))
+
+    @_guard
+    def disconnected(self, driver):
+        self.emit(("disconnected",))
+
+    @_guard
+    def processHeartBeat(self, driver):
+        pass
+
+    @_guard
+    def resourceOffers(self, driver, offers):
+        self.emit(("offers", offers))
+
+    @_guard
+    def inverseOffers(self, driver, offers):
+        pass
+
+    @_guard
+    def offerRescinded(self, driver, offer_id):
+        self.emit(("rescinded", offer_id["value"]))
+
+    @_guard
+    def statusUpdate(self, driver, status):
+        self.emit(("status", status))
+
+    @_guard
+    def frameworkMessage(self, driver, executor_id, agent_id, data):
+        LOG.debug("framework message from %s ignored", executor_id.get("value"))
+
+    @_guard
+    def slaveLost(self, driver, agent_id):
+        self.emit(("agent_lost", agent_id["value"]))
+
+    @_guard
+    def executorLost(self, driver, executor_id, agent_id, status):
+        self.emit(("executor_lost", executor_id["value"], agent_id["value"]))
+
+    @_guard
+    def error(self, driver, message):
+        LOG.error("Mesos error: %s", message)
+        try:
+            driver.stop(failover=True)    # no busy resubscribe loop; never TEARDOWN here
+        finally:
+            self.emit(("error", message))
+
+
+class DriverHandle:
+    """The current MesosSchedulerDriver, replaceable; every call is guarded and logged."""
+
+    def __init__(self, callbacks: Callbacks, framework: dict, master: str, *, principal=None, secret=None):
+        self.callbacks = callbacks
+        self.framework = framework        # pymesos mutates it (sets 'id'): shared across restarts
+        self.master = master
+        self.principal, self.secret = principal, secret
+        self._lock = threading.Lock()
+        self._driver = None
+        self.restarts = 0
+
+    def _new(self):
+        return MesosSchedulerDriver(self.callbacks, self.framework, self.master, use_addict=False,
+                                    implicit_acknowledgements=False, principal=self.principal, secret=self.secret,
+                                    failover=True)
+
+    def start(self):
+        with self._lock:
+            self._driver = self._new()
+            driver = self._driver
+        self.callbacks.last_seen = time.monotonic()
+        driver.start()
+
+    def restart(self):
+        """Drop the (silent) subscription and subscribe again with the same framework ID."""
+        with self._lock:
+            old, self._driver = self._driver, None
+        if old is not None:
+            self._safe(old.stop, True)
+            old.join()
+        self.restarts += 1
+        self.start()
+
+    def stop(self, teardown: bool = False):
+        with self._lock:
+            old, self._driver = self._driver, None
+        if old is not None:
+            self._safe(old.stop, not teardown)
+            old.join()
+
+    @property
+    def driver(self):
+        return self._driver
+
+    def _safe(self, fn, *args):
+        try:
+            fn(*args)
+            return True
+        except Exception as exc:   # RuntimeError on a non-2xx answer, OSError on a broken call
+            LOG.warning("Mesos call %s failed: %s", getattr(fn, "__name__", fn), exc)
+            return False
+
+    def _call(self, name, *args):
+        driver = self._driver
+        if driver is None:
+            return False
+        return self._safe(getattr(driver, name), *args)
+
+    def launch(self, offer_id: str, tasks: list, refuse_seconds: float):
+        return self._call("launchTasks", {"value": offer_id}, tasks, {"refuse_seconds": refuse_seconds})
+
+    def decline(self, offer_ids: list, refuse_seconds: float):
+        return self._call("declineOffer", [{"value": o} for o in offer_ids], {"refuse_seconds": refuse_seconds})
+
+    def suppress(self, roles):
+        return self._call("suppressOffers", list(roles))
+
+    def revive(self, roles):
+        return self._call("reviveOffers", list(roles))
+
+    def kill(self, task_id: str):
+        return self._call("killTask", {"value": task_id})
+
+    def reconcile(self, task_ids):
+        return self._call("reconcileTasks", [{"task_id": {"value": t}} for t in task_ids])
+
+    def acknowledge(self, status: dict):
+        return self._call("acknowledgeStatusUpdate", status)

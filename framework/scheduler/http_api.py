@@ -1,0 +1,136 @@
+"""The scheduler's HTTP API server: a route table on a stdlib ThreadingHTTPServer.
+
+Issue 5 serves ``GET /v1/plans/deploy``, ``GET /v1/plans``, ``GET /v1/health`` and
+``GET /v1/executor/secrets``; the operator-API issue adds routes to the same server with
+:meth:`ApiServer.route` (exact paths) or :meth:`ApiServer.route_prefix` (``/v1/plans/``...).
+
+A handler is ``fn(request) -> Reply``; :class:`Request` has ``method``, ``path``, ``query``
+(first value per name), ``headers`` and ``body`` (bytes). Handlers run on the server's request
+threads; they read engine state through the core loop (``Core.call``), never directly.
+Errors are JSON ``{"message": ...}``; a handler that raises answers 500 without details.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+from urllib.parse import parse_qs, urlsplit
+
+__all__ = ["ApiServer", "Request", "Reply", "json_reply"]
+
+LOG = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict
+    headers: dict
+    body: bytes = b""
+
+    def json(self):
+        return json.loads(self.body or b"null")
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes = b""
+    content_type: str = "application/json"
+    headers: dict = field(default_factory=dict)
+
+
+def json_reply(status: int, obj, **headers) -> Reply:
+    return Reply(status, json.dumps(obj, indent=1, sort_keys=False).encode() + b"\n", headers=headers)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server_version = "dcos-scaleio-scheduler"
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self):
+        api: ApiServer = self.server.api
+        parts = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return self._send(json_reply(413, {"message": "request body too large"}))
+        body = self.rfile.read(length) if length else b""
+        query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
+        req = Request(self.command, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
+        handler = api.find(self.command, parts.path)
+        try:
+            reply = handler(req) if handler else json_reply(404, {"message": f"no such endpoint: {self.command} {parts.path}"})
+        except Exception:
+            LOG.exception("handler for %s %s failed", self.command, parts.path)
+            reply = json_reply(500, {"message": "internal error"})
+        self._send(reply)
+
+    def _send(self, reply: Reply):
+        self.send_response(reply.status)
+        self.send_header("Content-Type", reply.content_type)
+        self.send_header("Content-Length", str(len(reply.body)))
+        for k, v in reply.headers.items():
+            self.send_header(k, v)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(reply.body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
+
+    def log_message(self, fmt, *args):   # no query strings in logs (they may name executors)
+        LOG.debug("%s %s -> %s", self.command, urlsplit(self.path).path, args[1] if len(args) > 1 else "")
+
+
+class ApiServer:
+    """Serve routes on ``host:port`` (port 0 = any free port; see :attr:`port` after start)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        self.host, self._port = host, port
+        self._exact: dict[tuple[str, str], Callable] = {}
+        self._prefix: list[tuple[str, str, Callable]] = []
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    def route(self, method: str, path: str, handler: Callable) -> None:
+        self._exact[(method.upper(), path.rstrip("/") or "/")] = handler
+
+    def route_prefix(self, method: str, prefix: str, handler: Callable) -> None:
+        """``handler`` for every path starting with ``prefix`` (longest prefix wins)."""
+        self._prefix.append((method.upper(), prefix, handler))
+        self._prefix.sort(key=lambda r: -len(r[1]))
+
+    def find(self, method: str, path: str) -> Callable | None:
+        h = self._exact.get((method, path.rstrip("/") or "/"))
+        if h is not None:
+            return h
+        for m, prefix, handler in self._prefix:
+            if m == method and path.startswith(prefix):
+                return handler
+        return None
+
+    def start(self) -> "ApiServer":
+        self._server = ThreadingHTTPServer((self.host, self._port), _Handler)
+        self._server.daemon_threads = True
+        self._server.api = self
+        self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
+        self._thread.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1] if self._server else self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
