@@ -1,0 +1,67 @@
+"""End to end on one agent provisioned as an Ubuntu host: the scheduler launches the REAL executor
+(dev mode: this venv's Python runs ``-m dcos_scaleio.framework.executor`` inside the agent's root),
+the ``deps`` step runs on the host and completes; the executor's secrets endpoint answers only
+the current executor's token; a restarted scheduler keeps the executor and the plan."""
+import pytest
+import requests
+
+from dcos_scaleio.framework.store import open_store
+from dcos_scaleio.sandbox import hosts
+from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+from sched_support import PASSWORD, AgentSpec, base_options, framework_tasks, make_cluster, wait_for
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    sio = tmp_path_factory.mktemp("sio")
+    c = make_cluster(tmp_path_factory, [AgentSpec("h1", hostname="host-1", shared_dirs=(str(sio),))])
+    c.start()
+    try:
+        root = c.agent("h1").root
+        hosts.provision(root, os_family="ubuntu", disks=[{"name": "sdb", "size_gb": 100, "fs": None}], flavour="mesos")
+        attach_agent(root, str(sio))
+        assert not hosts.boot(root)
+        yield c
+    finally:
+        c.stop()
+
+
+def _step(sched, phase, name):
+    plan = sched.get("/v1/plans/deploy").json()
+    return next(s for ph in plan["phases"] if ph["name"] == phase for s in ph["steps"] if s["name"] == name)
+
+
+def test_deps_runs_through_the_real_executor_and_survives_a_scheduler_restart(cluster, schedulers, tmp_path):
+    store_path = tmp_path / "state.sqlite"
+    opts = base_options(cluster.master_address, store_path)
+    s = schedulers(tmp_path / "run1", opts)
+    deps = wait_for(lambda: (lambda st: st if st["status"] in ("COMPLETE", "ERROR") else None)(
+        _step(s, "host-1", "host-1:[deps]")), timeout=60, what="deps to finish")
+    assert deps["status"] == "COMPLETE", (deps, s.log()[-3000:])
+    eid = s.state()["executors"]["host-1"]["executor_id"]
+    assert eid == "scaleio-executor__host-1__1"
+
+    # Secrets: only the current executor's token opens them.
+    with open_store(f"sqlite://{store_path}") as store:
+        rec = store.get_json("executors/host-1")
+        fid = store.get_json("framework_id")["value"]
+    token = rec["token"]
+    url = "/v1/executor/secrets"
+    assert s.get(url, params={"executor_id": eid}).status_code == 401
+    assert s.get(url, params={"executor_id": eid}, headers={"Authorization": "Bearer nope"}).status_code == 401
+    ok = s.get(url, params={"executor_id": eid}, headers={"Authorization": f"Bearer {token}"})
+    assert ok.status_code == 200 and ok.json() == {"admin_password": PASSWORD}
+    assert ok.headers["Cache-Control"] == "no-store"
+    assert PASSWORD not in s.log()
+
+    # SIGKILL and restart: same framework ID, the step stays COMPLETE, the executor is still there.
+    s.kill()
+    s2 = schedulers(tmp_path / "run2", opts)
+    wait_for(lambda: s2.state()["subscribed"], what="re-subscription")
+    assert s2.state()["framework_id"] == fid
+    assert _step(s2, "host-1", "host-1:[deps]")["status"] == "COMPLETE"
+    executors = [e for f in cluster.master_state()["frameworks"] if f["id"] == fid for e in f.get("executors", [])]
+    assert [e["executor_id"] for e in executors] == [eid]
+    assert all(t["state"] == "TASK_FINISHED" for t in framework_tasks(cluster)) or not framework_tasks(cluster)
