@@ -1,0 +1,78 @@
+"""The Marathon-like supervisor restarts a SIGKILLed child and keeps the pid file current."""
+import os
+import signal
+import sys
+import time
+
+import pytest
+
+from dcos_scaleio.sandbox.supervisor import Supervisor
+
+pytestmark = pytest.mark.sandbox
+
+# A trivial child: records its pid, then waits to be killed.
+CHILD = ["-c", "import os, time; open('incarnations', 'a').write(f'{os.getpid()}\\n'); time.sleep(600)"]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie still answers kill(0); it is dead for our purpose.
+    with open(f"/proc/{pid}/stat") as fh:
+        return fh.read().split(") ", 1)[1][0] != "Z"
+
+
+def _wait_until(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not cond():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def supervisor(tmp_path):
+    sup = Supervisor([sys.executable, *CHILD], pid_file=tmp_path / "child.pid", log_dir=tmp_path / "logs",
+                     cwd=tmp_path, backoff_initial=0.1, backoff_max=0.5, name="trivial")
+    yield sup
+    sup.stop()
+
+
+def test_sigkilled_child_is_restarted_and_pid_file_follows(supervisor, tmp_path):
+    supervisor.start()
+    first = supervisor.pid
+    assert int((tmp_path / "child.pid").read_text()) == first
+    _wait_until(lambda: (tmp_path / "incarnations").exists(), 30, "the child to run")
+
+    os.kill(first, signal.SIGKILL)
+    second = supervisor.wait_for_new_pid(first, timeout=30)
+    assert second != first
+    assert int((tmp_path / "child.pid").read_text()) == second
+    assert supervisor.restarts == 1
+    assert (first, -signal.SIGKILL) in supervisor.exits
+    _wait_until(lambda: len((tmp_path / "incarnations").read_text().split()) == 2, 30, "the second child")
+    assert (tmp_path / "incarnations").read_text().split() == [str(first), str(second)]
+
+    os.kill(second, signal.SIGKILL)   # and again: supervision goes on
+    third = supervisor.wait_for_new_pid(second, timeout=30)
+    assert int((tmp_path / "child.pid").read_text()) == third
+    assert "--- start pid %d" % third in (tmp_path / "logs" / "stdout").read_text()
+
+
+def test_stop_terminates_the_child_and_does_not_restart_it(supervisor, tmp_path):
+    supervisor.start()
+    pid = supervisor.pid
+    supervisor.stop()
+    assert not _alive(pid)
+    assert not (tmp_path / "child.pid").exists()
+    assert supervisor.restarts == 0
+    assert supervisor.exits == [(pid, -signal.SIGTERM)]
+
+
+def test_a_child_that_cannot_start_is_reported(tmp_path):
+    sup = Supervisor([str(tmp_path / "missing-program")], pid_file=tmp_path / "p.pid", log_dir=tmp_path)
+    with pytest.raises(FileNotFoundError):
+        sup.start()
+    assert not (tmp_path / "p.pid").exists()
