@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import functools
 import logging
+import threading
+import time
 import uuid
 
 from pymesos import Executor, MesosExecutorDriver, decode_data
@@ -37,11 +39,29 @@ class StepExecutor(Executor):
     def __init__(self, worker, updates, on_stop=None):
         self.worker, self.updates = worker, updates
         self._on_stop = on_stop or (lambda: None)
+        self._state_lock = threading.Lock()
+        self._disconnected_since = time.monotonic()     # not subscribed yet counts as disconnected
+        self.ever_subscribed = False
+
+    def disconnected_for(self) -> float:
+        """Seconds since the subscription was lost (0.0 while subscribed)."""
+        with self._state_lock:
+            since = self._disconnected_since
+        return 0.0 if since is None else time.monotonic() - since
+
+    def _set_connected(self, connected: bool) -> None:
+        with self._state_lock:
+            if connected:
+                self._disconnected_since = None
+                self.ever_subscribed = True
+            elif self._disconnected_since is None:
+                self._disconnected_since = time.monotonic()
 
     @guarded
     def registered(self, driver, executor_info, framework_info, agent_info):
         log.info("registered with agent %s (%s), framework %s", agent_info.get("hostname"),
                  (agent_info.get("id") or {}).get("value"), (framework_info.get("id") or {}).get("value"))
+        self._set_connected(True)
         self.updates.connected()
 
     @guarded
@@ -49,10 +69,12 @@ class StepExecutor(Executor):
         log.info("re-registered with agent %s (%s); resending %d unacknowledged update(s)",
                  agent_info.get("hostname"), (agent_info.get("id") or {}).get("value"),
                  self.updates.pending_count())
+        self._set_connected(True)
         self.updates.connected()
 
     @guarded
     def disconnected(self, driver):
+        self._set_connected(False)
         self.updates.disconnected()
         log.warning("disconnected from the agent; pymesos keeps resubscribing")
 

@@ -59,6 +59,16 @@ def wait_until(predicate, timeout=30.0, interval=0.05, what="condition"):
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
+def alive(pid):
+    """The process exists and is not a zombie (executors are children of the emulator in this process,
+    reaped only by their agent)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 class SecretsServer:
     """The contract's secrets endpoint: 200 {"admin_password"} for a known executor id + its token,
     401 otherwise. Records every request's (executor_id, status)."""
@@ -129,10 +139,11 @@ class World:
     def agent(self):
         return self.mesos.agent(AGENT)
 
-    def executor_info(self, executor_id, token):
+    def executor_info(self, executor_id, token, **extra_env):
         """The contract's ExecutorInfo, dev form: the executor module run by this venv's Python."""
         env = [{"name": "SCALEIO_SCHEDULER_URL", "value": self.secrets.url},
                {"name": "SCALEIO_EXECUTOR_TOKEN", "value": token}]
+        env += [{"name": k, "value": v} for k, v in extra_env.items()]
         return {"executor_id": {"value": executor_id}, "name": executor_id, "type": "CUSTOM",
                 "command": {"value": f"exec {sys.executable} -m dcos_scaleio.framework.executor",
                             "environment": {"variables": env}},
@@ -167,6 +178,11 @@ class World:
         work = pathlib.Path(self.agent.work_dir)
         runs = work.glob(f"slaves/*/frameworks/*/executors/{executor_id}/runs/*")
         return [p for run in runs if not run.is_symlink() for p in run.iterdir() if p.is_file()]
+
+    def executor_pid(self, executor_id):
+        import re
+        found = re.search(rf"executor {executor_id} starting \(pid (\d+)", self.executor_stderr(executor_id))
+        return int(found.group(1)) if found else None
 
     def executor_stderr(self, executor_id):
         return "".join(p.read_text(errors="replace") for p in self.sandbox_files(executor_id) if p.name == "stderr")
@@ -227,4 +243,4 @@ def b64(text):
     return base64.b64encode(text.encode()).decode()
 
 
-__all__ = ["PASSWORD", "wait_until", "b64", "signal"]
+__all__ = ["PASSWORD", "wait_until", "alive", "b64", "signal"]

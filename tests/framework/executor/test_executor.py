@@ -3,11 +3,10 @@ Ubuntu host, step tasks launched by a pymesos test scheduler, host steps doing t
 inside the agent. The tests share one agent and one executor and run in file order.
 """
 import json
-import os
 
 import pytest
 
-from .conftest import AGENT, PASSWORD, wait_until
+from .conftest import AGENT, PASSWORD, alive, wait_until
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
@@ -58,12 +57,12 @@ def test_kill_mid_step_terminates_its_commands(world, executor):
         [tid] = world.launch(world.task(executor, "deps", UBUNTU))
         world.sched.wait_states({tid: "TASK_RUNNING"}, timeout=60)
         [pid] = wait_until(world.held_pids, 30, what="the step to reach its held command")
-        assert os.path.exists(f"/proc/{pid}")
+        assert alive(pid)
         world.sched.send("kill", task_id=tid)
         world.sched.wait_states({tid: "TASK_KILLED"}, timeout=30)
     finally:
         world.release()
-    wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 10, what="the held command to be gone")
+    wait_until(lambda: not alive(pid), 10, what="the held command to be gone")
     world.clear_held()
     result = world.sched.result(tid, "TASK_KILLED")
     assert result["status"] == "ERROR" and "cancelled" in result["reason"]
@@ -165,21 +164,38 @@ def test_after_an_agent_restart_the_executor_reregisters_and_resends(world, exec
     world.sched.wait_states({again: "TASK_FINISHED"}, timeout=60)
 
 
+def test_an_executor_gives_up_after_its_recovery_timeout(world, executor):
+    """MESOS_RECOVERY_TIMEOUT (ignored by pymesos) bounds how long an executor waits for its agent."""
+    short_id = "scaleio-executor__exa__short"
+    short = world.executor_info(short_id, world.secrets.mint(short_id), MESOS_RECOVERY_TIMEOUT="2secs")
+    [tid] = world.launch(world.task(short, "deps", UBUNTU))
+    world.sched.wait_states({tid: "TASK_FINISHED"}, timeout=60)
+    short_pid, main_pid = world.executor_pid(short_id), world.executor_pid(executor["executor_id"]["value"])
+    world.mesos.stop_agent(AGENT)
+    try:
+        wait_until(lambda: not alive(short_pid), 30, what="the short-timeout executor to exit")
+        assert alive(main_pid)        # 15 minutes of patience: still waiting
+    finally:
+        world.mesos.start_agent(AGENT)
+    assert "MESOS_RECOVERY_TIMEOUT" in world.executor_stderr(short_id)
+    [again] = world.launch(world.task(executor, "deps", UBUNTU))
+    world.sched.wait_states({again: "TASK_FINISHED"}, timeout=60)
+
+
 def test_shutdown_kills_the_running_step_and_exits(world, executor):
     """Last test: tearing the framework down makes the agent send SHUTDOWN to the executor."""
-    import re
     eid = executor["executor_id"]["value"]
-    pid = int(re.search(rf"executor {eid} starting \(pid (\d+)", world.executor_stderr(eid)).group(1))
+    pid = world.executor_pid(eid)
     world.hold()
     try:
         [tid] = world.launch(world.task(executor, "deps", UBUNTU))
         world.sched.wait_states({tid: "TASK_RUNNING"}, timeout=60)
         [held] = wait_until(world.held_pids, 30, what="the step to be held")
         world.sched.stop(failover=False)            # TEARDOWN -> SHUTDOWN to every executor
-        wait_until(lambda: not os.path.exists(f"/proc/{pid}"), 30, what="the executor to exit")
+        wait_until(lambda: not alive(pid), 30, what="the executor to exit")
     finally:
         world.release()
-    assert not os.path.exists(f"/proc/{held}")
+    assert not alive(held)
     log = world.executor_stderr(eid)
     assert "shutdown requested" in log and f"executor {eid} exiting" in log
     assert "Traceback" not in log
