@@ -105,6 +105,23 @@ class SchedulerProc:
 
 
 def framework_tasks(cluster, name="scaleio"):
-    """Tasks of our framework known to the master (active frameworks only)."""
+    """Tasks of our framework the master currently holds."""
     state = cluster.master_state()
     return [t for f in state.get("frameworks", []) if f.get("name") == name for t in f.get("tasks", [])]
+
+
+GATE_DIR = "/var/lib/schedtest"
+HOLD = GATE_DIR + "/hold"
+_UNAME_GATE = """#!/bin/sh
+# Test gate: hold host steps (they run uname first) while {hold} exists.
+while [ -e {hold} ]; do sleep 0.05; done
+exec {real} "$@"
+"""
+
+
+def install_gate(root):
+    """Put a ``uname`` wrapper first on the agent's PATH that waits while HOLD exists."""
+    real = root.run(["sh", "-c", "command -v uname"], timeout=30).stdout.strip()
+    assert real.startswith("/") and not real.startswith("/usr/local"), real
+    root.write_text("/usr/local/bin/uname", _UNAME_GATE.format(hold=HOLD, real=real), 0o755)
+    root.make_empty_dir(GATE_DIR)

@@ -8,7 +8,7 @@ import requests
 from dcos_scaleio.framework.store import open_store
 from dcos_scaleio.sandbox import hosts
 from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
-from sched_support import PASSWORD, AgentSpec, base_options, framework_tasks, make_cluster, wait_for
+from sched_support import HOLD, PASSWORD, AgentSpec, base_options, framework_tasks, install_gate, make_cluster, wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
@@ -23,6 +23,7 @@ def cluster(tmp_path_factory):
         hosts.provision(root, os_family="ubuntu", disks=[{"name": "sdb", "size_gb": 100, "fs": None}], flavour="mesos")
         attach_agent(root, str(sio))
         assert not hosts.boot(root)
+        install_gate(root)
         yield c
     finally:
         c.stop()
@@ -65,3 +66,30 @@ def test_deps_runs_through_the_real_executor_and_survives_a_scheduler_restart(cl
     executors = [e for f in cluster.master_state()["frameworks"] if f["id"] == fid for e in f.get("executors", [])]
     assert [e["executor_id"] for e in executors] == [eid]
     assert all(t["state"] == "TASK_FINISHED" for t in framework_tasks(cluster)) or not framework_tasks(cluster)
+
+
+def test_scheduler_killed_mid_step_reconciles_and_resumes_without_relaunching(cluster, schedulers, tmp_path):
+    root = cluster.agent("h1").root
+    root.write_text(HOLD, "hold\n")
+    try:
+        opts = base_options(cluster.master_address, tmp_path / "state.sqlite")
+        s = schedulers(tmp_path / "run1", opts)
+        fid = wait_for(lambda: s.state()["framework_id"], what="registration")
+        running = wait_for(lambda: [t for t in framework_tasks(cluster) if t["state"] == "TASK_RUNNING"
+                                    and t["framework_id"] == fid], what="deps running (held)")
+        task_id = running[0]["id"]
+        wait_for(lambda: _step(s, "host-1", "host-1:[deps]")["status"] == "STARTED", what="STARTED in the plan")
+        s.kill()
+        s2 = schedulers(tmp_path / "run2", opts)
+        wait_for(lambda: s2.state()["subscribed"], what="re-subscription")
+        # The restored engine's running task is reconciled explicitly (and answered: no give-up).
+        wait_for(lambda: s2.state()["counters"]["reconcile_calls"] >= 1, what="explicit reconciliation")
+        assert _step(s2, "host-1", "host-1:[deps]")["status"] == "STARTED"
+    finally:
+        root.remove(HOLD)
+    step = wait_for(lambda: (lambda st: st if st["status"] == "COMPLETE" else None)(_step(s2, "host-1", "host-1:[deps]")),
+                    timeout=60, what="deps COMPLETE after the restart")
+    assert step["attempts"] == 1
+    c = s2.state()["counters"]
+    assert c["launched"] == 0 and c["reconcile_lost"] == 0
+    assert [t["id"] for t in framework_tasks(cluster) if t["framework_id"] == fid and t["id"] != task_id] == []

@@ -1,0 +1,52 @@
+"""Faults the scheduler must survive or end cleanly on: a silently frozen subscription (heartbeat
+watchdog), the framework removed by the operator (error() stops the driver, the stale framework ID
+is dropped, the process exits for Marathon to restart it, and the next start registers afresh)."""
+import pytest
+import requests
+
+from dcos_scaleio.framework.store import open_store
+from sched_support import AgentSpec, base_options, make_cluster, wait_for
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    c = make_cluster(tmp_path_factory, [AgentSpec("x1", hostname="ignored-1")])
+    c.start()
+    yield c
+    c.stop()
+
+
+def _opts(cluster, tmp_path):
+    return base_options(cluster.master_address, tmp_path / "state.sqlite",
+                        **{"agents.exclude_hostnames": ["ignored-1"]})
+
+
+def test_watchdog_resubscribes_a_silent_stream(cluster, schedulers, tmp_path):
+    s = schedulers(tmp_path / "run", _opts(cluster, tmp_path))
+    fid = wait_for(lambda: s.state()["subscribed"] and s.state()["framework_id"], what="subscription")
+    assert cluster.freeze_framework_stream(fid) == [fid]
+    # No events or heartbeats now; the watchdog (6 s in these tests) restarts the driver.
+    wait_for(lambda: s.state()["counters"]["watchdog_restarts"] >= 1, timeout=20, what="the watchdog")
+    wait_for(lambda: s.state()["subscribed"], timeout=20, what="re-subscription")
+    assert s.state()["framework_id"] == fid
+    fw = next(f for f in cluster.master_state()["frameworks"] if f["id"] == fid)
+    assert fw["active"] is True
+
+
+def test_removed_framework_stops_the_driver_drops_the_id_and_exits(cluster, schedulers, tmp_path):
+    opts = _opts(cluster, tmp_path)
+    s = schedulers(tmp_path / "run1", opts)
+    fid = wait_for(lambda: s.state()["subscribed"] and s.state()["framework_id"], what="subscription")
+    r = requests.post(f"http://{cluster.master_address}/master/teardown", data={"frameworkId": fid}, timeout=10)
+    assert r.status_code == 200
+    assert wait_for(lambda: s.proc.poll() is not None, timeout=20, what="the scheduler to exit")
+    assert s.proc.returncode == 1
+    assert "Framework has been removed" in s.log()
+    with open_store(f"sqlite://{tmp_path / 'state.sqlite'}") as store:
+        assert store.get_json("framework_id") is None
+    # Marathon would restart it: it registers as a new framework.
+    s2 = schedulers(tmp_path / "run2", opts)
+    fid2 = wait_for(lambda: s2.state()["subscribed"] and s2.state()["framework_id"], what="a new registration")
+    assert fid2 != fid
