@@ -8,13 +8,11 @@ Steps are held at a controlled point with a ``uname`` wrapper installed in the a
 (/usr/local/bin is first on the steps' PATH): while /var/lib/exectest/hold exists, ``uname`` records
 its pid and waits. ``deps`` runs ``uname -r`` first, so a held ``deps`` is a step in progress.
 """
-import base64
 import http.server
 import json
 import os
 import pathlib
 import secrets as pysecrets
-import signal
 import subprocess
 import sys
 import threading
@@ -71,10 +69,11 @@ def alive(pid):
 
 class SecretsServer:
     """The contract's secrets endpoint: 200 {"admin_password"} for a known executor id + its token,
-    401 otherwise. Records every request's (executor_id, status)."""
+    401 otherwise, 403 for ids in ``replaced`` (token valid, executor no longer current). Records every
+    request's (executor_id, status). ``tls=(cert, key)`` serves HTTPS."""
 
-    def __init__(self, password):
-        self.password, self.tokens, self.requests = password, {}, []
+    def __init__(self, password, tls=None):
+        self.password, self.tokens, self.requests, self.replaced = password, {}, [], set()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -84,9 +83,10 @@ class SecretsServer:
                 token = self.headers.get("Authorization", "")
                 ok = url.path == "/v1/executor/secrets" and eid in server.tokens and \
                     token == f"Bearer {server.tokens[eid]}"
-                body = json.dumps({"admin_password": server.password} if ok else {"error": "unauthorized"})
-                server.requests.append((eid, 200 if ok else 401))
-                self.send_response(200 if ok else 401)
+                code = (403 if eid in server.replaced else 200) if ok else 401
+                body = json.dumps({"admin_password": server.password} if code == 200 else {"error": "refused"})
+                server.requests.append((eid, code))
+                self.send_response(code)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Cache-Control", "no-store")
                 self.send_header("Content-Length", str(len(body)))
@@ -97,7 +97,14 @@ class SecretsServer:
                 pass
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        scheme = "http"
+        if tls:
+            import ssl
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*map(str, tls))
+            self.httpd.socket = ctx.wrap_socket(self.httpd.socket, server_side=True)
+            scheme = "https"
+        self.url = f"{scheme}://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
 
@@ -152,8 +159,8 @@ class World:
 
     def task(self, executor, step, params=None, secrets=()):
         self._n += 1
-        return {"task_id": f"{step}__{self._n}", "cpus": 0.01, "mem": 16, "agent": self.agent.hostname, "executor": executor,
-                "data": {"step": step, "params": params or {}, "secrets": list(secrets)}}
+        return {"task_id": f"{step}__{self._n}", "cpus": 0.01, "mem": 16, "agent": self.agent.hostname,
+                "executor": executor, "data": {"step": step, "params": params or {}, "secrets": list(secrets)}}
 
     def launch(self, *tasks):
         self.sched.send("launch", tasks=list(tasks))
@@ -239,8 +246,4 @@ def executor(world):
     return world.executor_info(eid, world.secrets.mint(eid))
 
 
-def b64(text):
-    return base64.b64encode(text.encode()).decode()
-
-
-__all__ = ["PASSWORD", "wait_until", "alive", "b64", "signal"]
+__all__ = ["AGENT", "PASSWORD", "wait_until", "alive"]
