@@ -15,6 +15,7 @@ Nothing here blocks for long except Mesos calls (one HTTP POST each) and store w
 """
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -72,6 +73,9 @@ class Core:
                          "revive": 0, "kills": 0, "reconcile_calls": 0, "reconcile_lost": 0, "watchdog_restarts": 0,
                          "acks": 0, "statuses": 0}
         self._wakeup: float | None = None
+        self._last_launch: dict[str, LaunchHostStep] = {}    # step key -> its latest launch (params)
+        self._agent_restarts: dict[str, dict] = {}           # hostname -> pending RestartAgent
+        self._restart_tasks: dict[str, str] = {}             # restart task ID -> hostname
         self._restarting = False
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
@@ -209,7 +213,7 @@ class Core:
 
     def _on_offers(self, offers):
         now = self.clock()
-        events, blocked = [], []
+        events, blocked, restarts = [], [], []
         for offer in offers:
             oid, aid = offer["id"]["value"], offer["agent_id"]["value"]
             self.counters["offers"] += 1
@@ -220,13 +224,47 @@ class Core:
                 events.append(AgentAdded(now, messages.agent_from_offer(offer)))
             if self.reconciler is not None and self.reconciler.blocked(aid):
                 blocked.append(oid)
+            elif self._agent_restarts and self._restart_launch(oid, aid, restarts):
+                pass
             else:
                 events.append(OfferSeen(now, oid, aid))
         decisions = []
         for ev in events:
             decisions += self.engine.handle(ev)
+        decisions += restarts
         decisions += [DeclineOffer(oid, BLOCKED_REFUSE_S) for oid in blocked]
         self._commit(decisions)
+
+    def _restart_launch(self, offer_id, agent_id, out) -> bool:
+        """An offer from an agent the engine wants restarted: run the step that asked for it again
+        with ``self_restart`` (the executor restarts the agent unit and waits for it to run with the
+        new flags). Its TASK_FINISHED tells the engine the agent is back (AgentAdded)."""
+        host = self.engine.by_agent.get(agent_id)
+        pending = self._agent_restarts.get(host) if host else None
+        if pending is None or pending.get("task_id"):
+            return False
+        last = pending["launch"]
+        task_id = f"restart-agent__{host}__{int(self.clock() * 1000)}"
+        pending["task_id"] = task_id
+        self._restart_tasks[task_id] = host
+        out.append(dataclasses.replace(last, offer_id=offer_id, agent_id=agent_id, task_id=task_id,
+                                       params={**last.params, "self_restart": True}))
+        return True
+
+    def _restart_status(self, tid, state, status):
+        host = self._restart_tasks.get(tid)
+        if state in _RUNNING:
+            return
+        self._restart_tasks.pop(tid, None)
+        self._agent_restarts.pop(host, None)
+        node = self.engine.nodes.get(host)
+        if state == "TASK_FINISHED" and node is not None:
+            LOG.info("agent %s restarted with its new flags", host)
+            self._feed([AgentAdded(self.clock(), node.info)], ack=status)
+            return
+        LOG.warning("restarting agent %s failed: %s %s (the step times out and retries)", host, state,
+                    status.get("message", ""))
+        self._commit([], ack=status)
 
     def _on_status(self, status):
         now = self.clock()
@@ -235,6 +273,9 @@ class Core:
         state = status.get("state", "")
         if self.reconciler is not None:
             self.reconciler.answered(tid)
+        if tid in self._restart_tasks:
+            self._restart_status(tid, state, status)
+            return
         changed = []
         extra = []
         if state in _TERMINAL:
@@ -246,7 +287,7 @@ class Core:
                 rec = self.executors.mark_lost(eid=eid) if eid else self.executors.mark_lost(hostname=host)
                 if rec is not None:
                     changed.append(rec)
-        elif state in _RUNNING and tid not in self.engine.tasks:
+        elif state in _RUNNING and tid not in self.engine.tasks and self.driver is not None:
             # A task we do not (or no longer) recognise, e.g. one given up as lost that resurfaced.
             LOG.warning("killing unrecognised task %s (%s)", tid, state)
             self.counters["kills"] += 1
@@ -358,6 +399,18 @@ class Core:
         info, rec = self.executors.for_launch(d.hostname, d.agent_id, build)
         return messages.task_info(d, d.agent_id, info, role=role, allocation_role=alloc), rec
 
+    def _restart_agent(self, d: RestartAgent):
+        last = self._last_launch.get(d.step)
+        if d.kind != "agent" or last is None:
+            LOG.warning("cannot %s agent %s for %s from here; the step will time out and retry", d.kind,
+                        d.hostname, d.step)
+            return
+        LOG.info("restarting agent %s for %s", d.hostname, d.step)
+        self._agent_restarts[d.hostname] = {"launch": last, "task_id": None}
+        if self.driver is not None:     # offers may be suppressed: the restart task needs one
+            self.counters["revive"] += 1
+            self.driver.revive(self.roles)
+
     def _act(self, decisions, launches):
         declines: dict[float, list] = {}
         launch_iter = iter(launches)
@@ -369,6 +422,7 @@ class Core:
                 _, task = next(launch_iter)
                 self.offers.pop(d.offer_id, None)
                 self.task_hosts[d.task_id] = d.hostname
+                self._last_launch[d.step] = d
                 self.counters["launched"] += 1
                 LOG.info("launching %s on %s (task %s)", d.action, d.hostname, d.task_id)
                 self.driver.launch(d.offer_id, [task], LAUNCH_REFUSE_S)
@@ -394,8 +448,7 @@ class Core:
             elif isinstance(d, ScheduleWakeup):
                 self._wakeup = d.at
             elif isinstance(d, RestartAgent):
-                LOG.warning("agent %s (%s) needs a %s restart for %s: restarts are done by the step's executor",
-                            d.hostname, d.agent_id, d.kind, d.step)
+                self._restart_agent(d)
         for refuse, ids in declines.items():
             self.counters["declined"] += len(ids)
             self.counters["decline_calls"] += 1
