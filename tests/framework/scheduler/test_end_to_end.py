@@ -93,3 +93,33 @@ def test_scheduler_killed_mid_step_reconciles_and_resumes_without_relaunching(cl
     c = s2.state()["counters"]
     assert c["launched"] == 0 and c["reconcile_lost"] == 0
     assert [t["id"] for t in framework_tasks(cluster) if t["framework_id"] == fid and t["id"] != task_id] == []
+
+
+def test_lost_executor_is_replaced_by_a_new_executor_id(cluster, schedulers, tmp_path):
+    import os
+    import signal
+    root = cluster.agent("h1").root
+    root.write_text(HOLD, "hold\n")
+    try:
+        s = schedulers(tmp_path / "run", base_options(cluster.master_address, tmp_path / "state.sqlite"))
+        fid = wait_for(lambda: s.state()["framework_id"], what="registration")
+        wait_for(lambda: [t for t in framework_tasks(cluster) if t["framework_id"] == fid and t["state"] == "TASK_RUNNING"],
+                 what="deps running (held)")
+        first = s.state()["executors"]["host-1"]["executor_id"]
+        with open_store(f"sqlite://{tmp_path / 'state.sqlite'}") as store:
+            token = store.get_json("executors/host-1")["token"]
+        agent = cluster.agent("h1")
+        proc = agent.executors[(fid, first)].proc     # the executor our scheduler had launched
+        os.kill(proc.pid, signal.SIGKILL)
+        # The step's task fails with the executor; the retry goes to a NEW executor ID.
+        second = wait_for(lambda: (lambda e: e if e != first else None)(
+            s.state()["executors"]["host-1"]["executor_id"]), timeout=30, what="a new executor")
+        assert second == "scaleio-executor__host-1__2"
+        # The old executor's token now only gets "no longer current".
+        r = s.get("/v1/executor/secrets", params={"executor_id": first}, headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 403
+    finally:
+        root.remove(HOLD)
+    step = wait_for(lambda: (lambda st: st if st["status"] in ("COMPLETE", "ERROR") else None)(
+        _step(s, "host-1", "host-1:[deps]")), timeout=60, what="deps to finish")
+    assert step["status"] == "COMPLETE" and step["attempts"] == 2
