@@ -164,20 +164,24 @@ def test_after_an_agent_restart_the_executor_reregisters_and_resends(world, exec
     world.sched.wait_states({again: "TASK_FINISHED"}, timeout=60)
 
 
-def test_an_executor_gives_up_after_its_recovery_timeout(world, executor):
-    """MESOS_RECOVERY_TIMEOUT (ignored by pymesos) bounds how long an executor waits for its agent."""
-    short_id = "scaleio-executor__exa__short"
+def test_executors_give_up_on_a_lost_agent_as_mesos_says(world, executor):
+    """MESOS_RECOVERY_TIMEOUT (ignored by pymesos) bounds how long an executor waits for its agent, and
+    without checkpointing (MESOS_CHECKPOINT=0, which pymesos reads as "on") it exits at once."""
+    short_id, plain_id = "scaleio-executor__exa__short", "scaleio-executor__exa__nocheckpoint"
     short = world.executor_info(short_id, world.secrets.mint(short_id), MESOS_RECOVERY_TIMEOUT="2secs")
-    [tid] = world.launch(world.task(short, "deps", UBUNTU))
-    world.sched.wait_states({tid: "TASK_FINISHED"}, timeout=60)
-    short_pid, main_pid = world.executor_pid(short_id), world.executor_pid(executor["executor_id"]["value"])
+    plain = world.executor_info(plain_id, world.secrets.mint(plain_id), MESOS_CHECKPOINT="0")
+    tids = world.launch(world.task(short, "deps", UBUNTU), world.task(plain, "deps", UBUNTU))
+    world.sched.wait_states({tid: "TASK_FINISHED" for tid in tids}, timeout=60)
+    pids = {eid: world.executor_pid(eid) for eid in (short_id, plain_id, executor["executor_id"]["value"])}
     world.mesos.stop_agent(AGENT)
     try:
-        wait_until(lambda: not alive(short_pid), 30, what="the short-timeout executor to exit")
-        assert alive(main_pid)        # 15 minutes of patience: still waiting
+        wait_until(lambda: not alive(pids[short_id]) and not alive(pids[plain_id]), 30,
+                   what="both executors to exit")
+        assert alive(pids[executor["executor_id"]["value"]])     # 15 minutes of patience: still waiting
     finally:
         world.mesos.start_agent(AGENT)
     assert "MESOS_RECOVERY_TIMEOUT" in world.executor_stderr(short_id)
+    assert "does not checkpoint" in world.executor_stderr(plain_id)
     [again] = world.launch(world.task(executor, "deps", UBUNTU))
     world.sched.wait_states({again: "TASK_FINISHED"}, timeout=60)
 
