@@ -9,6 +9,12 @@ the step ends. No value ever reaches a log line or an exception: :class:`Secrets
 are built from the status code and the *names* only, never from the response body.
 For ``https://`` scheduler URLs the server certificate is verified against the CA bundle named by
 ``SCALEIO_SCHEDULER_CA`` when set, else the system store.
+
+DC/OS Enterprise alternative: a secret reference in the executor's environment (ExecutorInfo env
+variable of type SECRET, resolved by the agent) named in :data:`ENV_SECRETS`
+(``SCALEIO_ADMIN_PASSWORD`` for ``admin_password``). When it is set and non-empty it is used and
+the endpoint is not asked for that name. Host commands never inherit it (they get a fixed
+environment, see framework.host.hostcmd).
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import requests
 
 URL_ENV, TOKEN_ENV, CA_ENV = "SCALEIO_SCHEDULER_URL", "SCALEIO_EXECUTOR_TOKEN", "SCALEIO_SCHEDULER_CA"
 PATH = "/v1/executor/secrets"
+ENV_SECRETS = {"admin_password": "SCALEIO_ADMIN_PASSWORD"}
 TIMEOUT_S = 10.0
 
 
@@ -32,15 +39,18 @@ class SecretsError(Exception):
 
 class SecretsClient:
     def __init__(self, url: str, token: str, executor_id: str, ca_file: str | None = None,
-                 timeout_s: float = TIMEOUT_S):
+                 timeout_s: float = TIMEOUT_S, env_secrets=None):
+        """``env_secrets``: a mapping read at fetch time for :data:`ENV_SECRETS` (None: not used)."""
         self.url, self.executor_id, self.timeout_s = (url or "").rstrip("/"), executor_id, timeout_s
         self._token = token or ""
         self.verify = ca_file or True
+        self._env_secrets = env_secrets
 
     @classmethod
     def from_env(cls, executor_id: str, env=None) -> "SecretsClient":
         env = os.environ if env is None else env
-        return cls(env.get(URL_ENV, ""), env.get(TOKEN_ENV, ""), executor_id, env.get(CA_ENV) or None)
+        return cls(env.get(URL_ENV, ""), env.get(TOKEN_ENV, ""), executor_id, env.get(CA_ENV) or None,
+                   env_secrets=env)
 
     def __repr__(self):          # never shows the token
         return f"SecretsClient({self.url!r}, executor_id={self.executor_id!r})"
@@ -48,8 +58,19 @@ class SecretsClient:
     def fetch(self, names) -> dict:
         """``{name: value}`` for every name in ``names`` (empty dict, and no request, for none)."""
         names = list(names)
+        found = {}
+        if self._env_secrets is not None:
+            for name in names:
+                value = self._env_secrets.get(ENV_SECRETS.get(name, ""), "")
+                if value:
+                    found[name] = value
+        names = [n for n in names if n not in found]
         if not names:
-            return {}
+            return found
+        found.update(self._fetch_http(names))
+        return found
+
+    def _fetch_http(self, names: list) -> dict:
         if not self.url.startswith(("http://", "https://")):
             raise SecretsError(f"cannot fetch {', '.join(names)}: {URL_ENV} is not set to the scheduler's "
                                "http(s) URL", retryable=False)

@@ -51,3 +51,16 @@ def test_replaced_executor_missing_secret_and_configuration(https):
     assert "SCALEIO_SCHEDULER_URL" in fails(SecretsClient.from_env(EID, env={})).reason
     no_token = SecretsClient.from_env(EID, env={"SCALEIO_SCHEDULER_URL": https.url})
     assert "SCALEIO_EXECUTOR_TOKEN" in fails(no_token).reason
+
+
+def test_a_dcos_secret_reference_in_the_environment_is_used_first(https):
+    env = {"SCALEIO_ADMIN_PASSWORD": "from-the-secret-store"}
+    # No scheduler URL or token needed when the environment already holds it.
+    assert SecretsClient.from_env(EID, env=env).fetch(["admin_password"]) == {"admin_password": "from-the-secret-store"}
+    before = len(https.requests)
+    token = https.mint(EID)
+    env.update(SCALEIO_SCHEDULER_URL=https.url, SCALEIO_EXECUTOR_TOKEN=token, SCALEIO_SCHEDULER_CA=https.ca,
+               SCALEIO_ADMIN_PASSWORD="")
+    # Empty: the endpoint answers.
+    assert SecretsClient.from_env(EID, env=env).fetch(["admin_password"]) == {"admin_password": PASSWORD}
+    assert len(https.requests) == before + 1
