@@ -1,0 +1,333 @@
+"""``python -m dcos_scaleio.sandbox up``: the whole sandbox with the real scheduler running in it.
+
+    python -m dcos_scaleio.sandbox up --agents N [--mode provision|existing] [--os mixed|ubuntu|rhel]
+        [--store sqlite|zookeeper] [--state-dir D] [--dev-executor] [--options FILE.json]
+
+Brings up, in order: the artifact mirror (ScaleIO/REX-Ray/dvdcli packages and isolator modules, plus
+the freshly built executor artifact ``framework/dcos-scaleio-executor.tar.gz``, each with a sha256);
+ZooKeeper when ``--store zookeeper``; the Mesos emulator with N agents provisioned as isolated hosts
+(alternating Ubuntu/RHEL for ``--os mixed``) attached to the ScaleIO world; for ``--mode existing``
+a pre-built ScaleIO system (3-node MDM cluster + gateway) in that same world. It then writes the
+operator options file (0600: artifact URLs + sha256 from the mirror, admin password, gateway CA in
+existing mode, state store, Mesos master, merged with ``--options``) and runs the scheduler
+(``python -m dcos_scaleio.framework.scheduler``) under a :class:`~.supervisor.Supervisor`, as
+Marathon would: restarted whenever it dies, its current pid in ``<state_dir>/scheduler.pid``,
+logs in ``<state_dir>/scheduler/stdout|stderr``. It
+prints ONE JSON line once the scheduler serves ``/v1/plans/deploy``::
+
+    {"master": "127.0.0.1:P", "control_url": ..., "scheduler_api": "http://127.0.0.1:P",
+     "scheduler_pid": N, "pid_file": ".../scheduler.pid", "gateway_url": "https://..../api" | null,
+     "ca_path": ".../ca.pem" | null, "admin_password": "...", "state_dir": ..., "mirror_url": ...,
+     "options_file": ..., "store_url": ..., "mode": ..., "agents": [{"name", "ip", "hostname", "os"}],
+     "executor_artifact": {"url", "sha256"} | null}
+
+(``gateway_url``/``ca_path`` are null in provision mode: the framework installs the gateway.)
+SIGTERM/SIGINT stops everything it started (scheduler, executors, agents and their mounts, the
+ScaleIO system, ZooKeeper, the mirror). Without ``--state-dir`` a temp dir is used and removed.
+
+The executor artifact is built by ``packaging/build_artifacts.py`` (skipped when its inputs are
+unchanged). ``--dev-executor`` skips it: the options carry no executor URL and the scheduler gets
+``SCALEIO_DEV_EXECUTOR_PYTHON`` so executors run ``python -m dcos_scaleio.framework.executor``.
+
+Python API for tests: ``with SandboxUp(agents=3, mode="existing") as up: up.info, up.supervisor``.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import pathlib
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+from .demo import DISKS, KERNELS, World, demo_options
+from .scaleio.cli import admin_password
+from .supervisor import Supervisor
+from .zookeeper import free_port
+
+REPO = pathlib.Path(__file__).resolve().parent.parent
+BUILD_SCRIPT = REPO / "packaging" / "build_artifacts.py"
+EXECUTOR_PROGRAM = "dcos-scaleio-executor"
+EXECUTOR_MIRROR_PATH = f"framework/{EXECUTOR_PROGRAM}.tar.gz"
+OS_CHOICES = ("mixed", "ubuntu", "rhel")
+SCHEDULER_MODULE = "dcos_scaleio.framework.scheduler"
+EXECUTOR_MODULE = "dcos_scaleio.framework.executor"
+
+
+def build_executor_artifact(timeout: float = 900) -> dict:
+    """Build (or reuse) the executor artifact; ``{"path", "sha256", "built", "seconds"}``."""
+    if not BUILD_SCRIPT.is_file():
+        raise RuntimeError(f"{BUILD_SCRIPT} is missing (not a source checkout): use --dev-executor")
+    proc = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--only", "executor"], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"building the executor artifact failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])[EXECUTOR_PROGRAM]
+
+
+def deep_merge(base: dict, override: dict) -> dict:
+    """A copy of ``base`` with ``override`` merged in (nested dicts merged, everything else replaced)."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = deep_merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def write_private_json(path: pathlib.Path, data: dict) -> None:
+    """Write ``data`` to ``path`` with mode 0600 from the first byte (it holds the admin password)."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+class UpWorld(World):
+    """The demo's world, with a chosen OS mix and, for existing mode, agents attached to the
+    pre-built system (so their SDCs join it)."""
+
+    def __init__(self, state_dir: str, os_choice: str, password: str):
+        super().__init__(state_dir)
+        if os_choice not in OS_CHOICES:
+            raise ValueError(f"os must be one of {OS_CHOICES}")
+        self.os_choice = os_choice
+        self.password = password
+        self.families: dict[str, str] = {}
+
+    @property
+    def sio_dir(self) -> str:
+        return os.path.join(self.state_dir, "scaleio")
+
+    def family(self, index: int) -> str:
+        return ("ubuntu", "rhel")[index % 2] if self.os_choice == "mixed" else self.os_choice
+
+    def provision_agents(self):
+        from dcos_scaleio.sandbox import hosts
+        from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+        for i, agent in enumerate(self.mesos.agents.values()):
+            family = self.family(i)
+            hosts.provision(agent.root, os_family=family, kernel=KERNELS[family], disks=list(DISKS),
+                            flavour="mesos")
+            attach_agent(agent.root, self.sio_dir)
+            failed = hosts.boot(agent.root)
+            if failed:
+                raise RuntimeError(f"{agent.name} booted with failed units: {failed}")
+            self.families[agent.name] = family
+
+    def start_scaleio(self):
+        from dcos_scaleio.sandbox.scaleio.prebuilt import ExistingCluster
+        self.scaleio = ExistingCluster(self.sio_dir, ip_prefix="127.0.10", password=self.password)
+        self.scaleio.start()
+
+
+class SandboxUp:
+    """Everything ``up`` starts, as a context manager. ``start()`` returns once the scheduler answers.
+
+    ``options`` are merged over the generated operator options; ``scheduler_env`` is added to the
+    scheduler's environment (e.g. short reconciliation timings); ``scheduler_argv`` replaces the
+    scheduler command (default ``[python, -m, dcos_scaleio.framework.scheduler]``);
+    ``executor_artifact`` is a ready ``.tar.gz`` to serve instead of building one.
+    """
+
+    def __init__(self, agents: int = 3, *, mode: str = "provision", os_choice: str = "mixed",
+                 store: str = "sqlite", state_dir=None, dev_executor: bool = False,
+                 executor_artifact=None, options: dict | None = None, scheduler_env: dict | None = None,
+                 scheduler_argv=None, ready_timeout: float = 90.0):
+        if agents < 1:
+            raise ValueError("agents must be >= 1")
+        if mode not in ("provision", "existing"):
+            raise ValueError("mode must be provision or existing")
+        if store not in ("sqlite", "zookeeper"):
+            raise ValueError("store must be sqlite or zookeeper")
+        if os_choice not in OS_CHOICES:
+            raise ValueError(f"os must be one of {OS_CHOICES}")
+        self.agent_count, self.mode, self.store, self.os_choice = agents, mode, store, os_choice
+        self._temp = state_dir is None
+        self.state_dir = pathlib.Path(state_dir or tempfile.mkdtemp(prefix="scaleio-up-")).resolve()
+        self.dev_executor = dev_executor
+        self.executor_artifact = executor_artifact
+        self.options_override = options or {}
+        self.scheduler_env = dict(scheduler_env or {})
+        self.scheduler_argv = list(scheduler_argv or [sys.executable, "-m", SCHEDULER_MODULE])
+        self.ready_timeout = ready_timeout
+        self.world: UpWorld | None = None
+        self.zookeeper = None
+        self.supervisor: Supervisor | None = None
+        self.api_port: int | None = None
+        self.executor_info: dict | None = None
+        self.options_file = self.state_dir / "options.json"
+        self.pid_file = self.state_dir / "scheduler.pid"
+        self.info: dict = {}
+
+    # ------------------------------------------------------------------ parts
+    def _serve_executor(self) -> None:
+        if self.dev_executor:
+            return
+        path = self.executor_artifact or build_executor_artifact()["path"]
+        target = self.world.mirror.directory / EXECUTOR_MIRROR_PATH
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        self.executor_info = {"url": self.world.mirror.url_for(EXECUTOR_MIRROR_PATH),
+                              "sha256": self.world.mirror.sha256(EXECUTOR_MIRROR_PATH)}
+
+    def _store_options(self) -> dict:
+        if self.store == "zookeeper":
+            from .zookeeper import ZooKeeperServer
+            self.zookeeper = ZooKeeperServer(base_dir=str(self.state_dir)).start()
+            return {"type": "zookeeper", "zookeeper": self.zookeeper.hosts}
+        return {"type": "sqlite", "sqlite_path": str(self.state_dir / "scheduler" / "state.sqlite")}
+
+    def operator_options(self, store: dict) -> dict:
+        """The options file's content (before the caller's overrides are merged in)."""
+        opts = demo_options(self.world)   # provision-mode base: every package URL + sha256 from the mirror
+        opts["scaleio"].update({"admin_password": self.world.password, "mode": self.mode})
+        opts["service"] = {"mesos_master": self.world.mesos.master_address, "state_store": store}
+        opts["agents"] = {"flavour": "mesos", "allow_restart": True}
+        if self.executor_info:
+            opts["artifacts"]["executor"] = dict(self.executor_info)
+        if self.mode == "existing":
+            sio = self.world.scaleio.info()
+            opts["scaleio"]["existing"] = {
+                "mdm_ips": sio["mdm_ips"], "system_id": sio["system_id"],
+                "gateway_endpoint": f"https://{sio['gateway_ip']}:{sio['gateway_port']}"}
+            opts["scaleio"]["gateway"] = {"ca_file": sio["ca_path"]}
+        return deep_merge(opts, self.options_override)
+
+    def _start_scheduler(self) -> None:
+        sandbox = self.state_dir / "scheduler"
+        sandbox.mkdir(parents=True, exist_ok=True)
+        self.api_port = free_port()   # fixed across restarts, as Marathon's port mapping would be
+        env = dict(os.environ)
+        env.update({"SCALEIO_OPTIONS_FILE": str(self.options_file), "PORT_API": str(self.api_port),
+                    "LIBPROCESS_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
+        env.pop("SCALEIO_DEV_EXECUTOR_PYTHON", None)
+        if self.dev_executor:
+            env["SCALEIO_DEV_EXECUTOR_PYTHON"] = sys.executable
+        env.update(self.scheduler_env)
+        self.supervisor = Supervisor(self.scheduler_argv, pid_file=self.pid_file, log_dir=sandbox, env=env,
+                                     cwd=sandbox, name="scheduler").start()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def _wait_ready(self) -> None:
+        """Until the scheduler serves its deploy plan (any status but 404: a restarted scheduler
+        answers 404 for it while it still waits for the store lock; bad options answer 417)."""
+        deadline = time.monotonic() + self.ready_timeout
+        while True:
+            try:
+                urllib.request.urlopen(f"{self.api_url}/v1/plans/deploy", timeout=2).close()
+                return
+            except urllib.error.HTTPError as exc:
+                if exc.code != 404:
+                    return
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                tail = (self.state_dir / "scheduler" / "stderr").read_text(errors="replace")[-2000:]
+                raise TimeoutError(f"the scheduler did not serve its plan within {self.ready_timeout:.0f} s:\n{tail}")
+            time.sleep(0.1)
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> "SandboxUp":
+        self.state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        try:
+            self.world = UpWorld(str(self.state_dir), self.os_choice, admin_password(self.state_dir))
+            self.world.start_mirror()
+            self._serve_executor()
+            store = self._store_options()
+            self.world.start_mesos(self.agent_count)
+            self.world.provision_agents()
+            if self.mode == "existing":
+                self.world.start_scaleio()
+            write_private_json(self.options_file, self.operator_options(store))
+            self._start_scheduler()
+            self._wait_ready()
+            self.info = self._describe()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _describe(self) -> dict:
+        w = self.world
+        sio = w.scaleio.info() if w.scaleio is not None else {}
+        agents = [{"name": a.name, "ip": a.ip, "hostname": a.hostname, "os": w.families.get(a.name)}
+                  for a in w.mesos.agents.values()]
+        store = json.loads(self.options_file.read_text())["service"]["state_store"]
+        store_url = (f"zk://{store['zookeeper']}" if store["type"] == "zookeeper"
+                     else f"sqlite://{store['sqlite_path']}")
+        return {"master": w.mesos.master_address, "control_url": w.mesos.control.url,
+                "scheduler_api": self.api_url, "scheduler_pid": self.supervisor.pid,
+                "pid_file": str(self.pid_file), "gateway_url": sio.get("gateway_url"),
+                "ca_path": sio.get("ca_path"), "admin_password": w.password, "state_dir": str(self.state_dir),
+                "mirror_url": w.mirror.url, "options_file": str(self.options_file), "store_url": store_url,
+                "mode": self.mode, "agents": agents, "executor_artifact": self.executor_info}
+
+    def stop(self) -> None:
+        """Stop everything started, newest first; keep going past a part that fails to stop."""
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
+        if self.world is not None:
+            self.world.stop()   # ScaleIO system, Mesos (executors, agents, mounts), mirror
+            self.world = None
+        if self.zookeeper is not None:
+            self.zookeeper.close()
+            self.zookeeper = None
+        if self._temp:
+            shutil.rmtree(self.state_dir, ignore_errors=True)
+
+    def __enter__(self) -> "SandboxUp":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(prog="python -m dcos_scaleio.sandbox up", description=__doc__.splitlines()[0])
+    p.add_argument("--agents", type=int, default=3, help="private agents, each an isolated host")
+    p.add_argument("--mode", choices=("provision", "existing"), default="provision")
+    p.add_argument("--os", dest="os_choice", choices=OS_CHOICES, default="mixed")
+    p.add_argument("--store", choices=("sqlite", "zookeeper"), default="sqlite")
+    p.add_argument("--state-dir", default=None, help="where the world lives (default: a temp dir, removed after)")
+    p.add_argument("--dev-executor", action="store_true",
+                   help="run executors as `python -m dcos_scaleio.framework.executor` (no artifact build)")
+    p.add_argument("--options", default=None, help="JSON file merged over the generated operator options")
+    return p.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    overrides = json.loads(pathlib.Path(args.options).read_text()) if args.options else None
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+    up = SandboxUp(args.agents, mode=args.mode, os_choice=args.os_choice, store=args.store,
+                   state_dir=args.state_dir, dev_executor=args.dev_executor, options=overrides)
+    try:
+        up.start()
+        print(json.dumps(up.info, sort_keys=True), flush=True)
+        while not stop.wait(0.5):
+            pass
+    finally:
+        up.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,144 @@
+"""``sandbox up``: the world, the real scheduler under supervision, one JSON line, clean SIGTERM."""
+import hashlib
+import json
+import os
+import signal
+import stat
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+UP = "import sys; from dcos_scaleio.sandbox.up import main; sys.exit(main(sys.argv[1:]))"
+
+
+def _descendants(root_pid: int) -> set[int]:
+    """Every live process below ``root_pid`` (by parent links in /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as fh:
+                    ppid = int(fh.read().rsplit(") ", 1)[1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(ppid, []).append(int(entry))
+    found, todo = set(), [root_pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+def _get(url: str):
+    """(status, JSON body) of a GET; HTTP errors are answers too."""
+    try:
+        with urllib.request.urlopen(url, timeout=5) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"null")
+
+
+def _wait_for(cond, timeout: float, what: str):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(0.1)
+
+
+@pytest.fixture
+def up_process(tmp_path):
+    """Run ``up`` in existing mode with 2 agents (frozen executor artifact); yield (proc, info)."""
+    state = tmp_path / "state"
+    proc = subprocess.Popen([sys.executable, "-c", UP, "--agents", "2", "--mode", "existing",
+                             "--state-dir", str(state)], stdout=subprocess.PIPE,
+                            stderr=open(tmp_path / "up.stderr", "wb"), text=True)
+    try:
+        line = proc.stdout.readline()   # bounded by the world's own ready timeouts (and pytest's)
+        if not line:
+            proc.wait(30)
+            pytest.fail(f"up exited {proc.returncode}:\n{(tmp_path / 'up.stderr').read_text()[-3000:]}")
+        yield proc, json.loads(line)
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(10)
+
+
+def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process):
+    proc, info = up_process
+    state_dir = info["state_dir"]
+    for key in ("master", "control_url", "scheduler_api", "scheduler_pid", "gateway_url", "ca_path",
+                "admin_password", "state_dir", "mirror_url", "pid_file", "options_file"):
+        assert info[key], key
+    assert [a["os"] for a in info["agents"]] == ["ubuntu", "rhel"]
+
+    # The operator options: private, pointing at this world, with the served executor's sha256.
+    options_file = info["options_file"]
+    assert stat.S_IMODE(os.stat(options_file).st_mode) == 0o600
+    options = json.loads(open(options_file).read())
+    assert options["service"]["mesos_master"] == info["master"]
+    assert options["scaleio"]["mode"] == "existing"
+    assert options["scaleio"]["admin_password"] == info["admin_password"]
+    assert options["scaleio"]["gateway"]["ca_file"] == info["ca_path"]
+    executor = options["artifacts"]["executor"]
+    assert executor == info["executor_artifact"]
+    with urllib.request.urlopen(executor["url"], timeout=30) as resp:
+        assert hashlib.sha256(resp.read()).hexdigest() == executor["sha256"]
+
+    # The real scheduler answers its deploy plan (SDK shape).
+    status, plan = _wait_for(lambda: _get(info["scheduler_api"] + "/v1/plans/deploy"), 30, "the deploy plan")
+    assert status in (200, 202, 417)
+    assert plan["phases"] and plan["status"] in ("PENDING", "STARTED", "IN_PROGRESS", "COMPLETE", "ERROR")
+
+    # SIGKILL the scheduler: the supervisor starts a new one, the pid file follows, the API comes back.
+    first = info["scheduler_pid"]
+    assert int(open(info["pid_file"]).read()) == first
+    os.kill(first, signal.SIGKILL)
+    second = _wait_for(lambda: (lambda p: p if p != first else None)(int(open(info["pid_file"]).read() or 0)),
+                       30, "a new scheduler pid")
+    assert _alive(second) and second in _descendants(proc.pid)
+    # (404 while the new scheduler still waits for the dead one's store lock)
+    status, _ = _wait_for(lambda: (lambda r: r if r and r[0] != 404 else None)(
+        _safe_get(info["scheduler_api"] + "/v1/plans/deploy")), 90, "the restarted scheduler's plan")
+    assert status in (200, 202, 417)
+
+    # SIGTERM: everything it started goes away: processes (scheduler, executors), mounts, pid file.
+    started = _descendants(proc.pid)
+    assert second in started
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    _wait_for(lambda: not [p for p in started if _alive(p)], 15, "every started process to exit")
+    with open("/proc/mounts") as fh:
+        assert [line for line in fh if state_dir in line] == []
+    assert not os.path.exists(info["pid_file"])
+
+
+def _safe_get(url):
+    try:
+        return _get(url)
+    except OSError:
+        return None
