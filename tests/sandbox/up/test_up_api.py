@@ -1,0 +1,63 @@
+"""``SandboxUp`` (the Python API behind ``sandbox up``): ZooKeeper store, dev executor, clean stop."""
+import json
+import os
+import urllib.error
+import urllib.request
+
+import pytest
+
+from dcos_scaleio.sandbox.up import SandboxUp
+from dcos_scaleio.sandbox.zookeeper import four_letter_word
+
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+
+
+def _environ(pid: int) -> dict:
+    with open(f"/proc/{pid}/environ", "rb") as fh:
+        return dict(item.split("=", 1) for item in fh.read().decode(errors="replace").split("\0") if "=" in item)
+
+
+def test_zookeeper_store_and_dev_executor_in_provision_mode():
+    up = SandboxUp(1, mode="provision", os_choice="rhel", store="zookeeper", dev_executor=True,
+                   options={"service": {"log_level": "DEBUG"}})
+    with up:
+        info = up.info
+        state_dir = info["state_dir"]
+        zk_port = up.zookeeper.port
+        assert info["store_url"] == f"zk://127.0.0.1:{zk_port}"
+        assert four_letter_word(zk_port, "ruok") == "imok"
+        assert [a["os"] for a in info["agents"]] == ["rhel"]
+        assert info["gateway_url"] is None and info["ca_path"] is None   # the framework installs it
+        assert info["executor_artifact"] is None
+
+        options = json.loads(open(info["options_file"]).read())
+        assert options["service"]["state_store"] == {"type": "zookeeper", "zookeeper": f"127.0.0.1:{zk_port}"}
+        assert options["service"]["log_level"] == "DEBUG"           # caller's overrides merged in
+        assert options["scaleio"]["mode"] == "provision"
+        assert "executor" not in options["artifacts"]
+        assert options["artifacts"]["rhel"]["mdm"]["url"].startswith(info["mirror_url"])
+
+        env = _environ(info["scheduler_pid"])
+        assert env["SCALEIO_DEV_EXECUTOR_PYTHON"] and os.access(env["SCALEIO_DEV_EXECUTOR_PYTHON"], os.X_OK)
+        assert env["SCALEIO_OPTIONS_FILE"] == info["options_file"]
+        assert info["scheduler_api"].endswith(":" + env["PORT_API"])
+        try:
+            with urllib.request.urlopen(info["scheduler_api"] + "/v1/plans/deploy", timeout=10) as resp:
+                status, plan = resp.status, json.loads(resp.read())
+        except urllib.error.HTTPError as exc:
+            status, plan = exc.code, json.loads(exc.read())
+        assert status in (200, 202, 417) and plan["phases"]
+    # Stopped: ZooKeeper is down, the temporary state dir is gone, no mount left behind.
+    assert four_letter_word(zk_port, "ruok", timeout=0.5) is None
+    assert not os.path.exists(state_dir)
+    with open("/proc/mounts") as fh:
+        assert [line for line in fh if state_dir in line] == []
+
+
+def test_bad_arguments_are_refused_before_anything_starts(tmp_path):
+    for kwargs in ({"mode": "other"}, {"store": "etcd"}, {"os_choice": "windows"}):
+        with pytest.raises(ValueError):
+            SandboxUp(1, state_dir=tmp_path / "s", **kwargs)
+    with pytest.raises(ValueError):
+        SandboxUp(0, state_dir=tmp_path / "s")
+    assert not (tmp_path / "s").exists()
