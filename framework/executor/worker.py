@@ -13,11 +13,15 @@ or signal; none blocks on a step.
 from __future__ import annotations
 
 import collections
+import contextlib
+import fcntl
 import logging
+import os
 import threading
+import time
 
 from ..host import hostcmd
-from ..host.run import host_lock, run_step
+from ..host.run import LOCK, run_step
 from . import tasks as t
 from .secrets import SecretsError
 
@@ -26,11 +30,12 @@ log = logging.getLogger(__name__)
 
 class Worker:
     def __init__(self, updates, secrets_client, executor_id: str | None = None, runner=run_step,
-                 lock=host_lock):
-        """``updates``: :class:`~.updates.Updates`; ``secrets_client``: has ``fetch(names) -> dict``."""
+                 lock_path: str = LOCK):
+        """``updates``: :class:`~.updates.Updates`; ``secrets_client``: has ``fetch(names) -> dict``;
+        ``lock_path``: the host's step lock (shared with ``python -m dcos_scaleio.framework.host.run``)."""
         self.updates, self.secrets = updates, secrets_client
         self.executor_id = executor_id
-        self._runner, self._lock_ctx = runner, lock
+        self._runner, self._lock_path = runner, lock_path
         self._cond = threading.Condition()
         self._queue: collections.deque[t.StepTask] = collections.deque()
         self._current: t.StepTask | None = None
@@ -146,15 +151,36 @@ class Worker:
             self._finish(task, t.error_result(task.step, exc.reason, retryable=exc.retryable))
             return
         try:
-            if task.killed:
-                result = t.error_result(task.step, "killed before it ran", retryable=True)
-            else:
-                with self._lock_ctx():
+            with self._step_lock(task) as locked:
+                if task.killed or not locked:
+                    result = t.error_result(task.step, "killed before it ran", retryable=True)
+                else:
                     result = self._runner(task.step, task.params, secrets)
         finally:
             secrets.clear()         # the secret lives only for this step
             del secrets
         self._finish(task, result)
+
+    @contextlib.contextmanager
+    def _step_lock(self, task: t.StepTask):
+        """The host's step lock (flock, as ``host.run.host_lock``), waited for in a way a kill can
+        interrupt: yields True once held, False if the task was killed while waiting."""
+        os.makedirs(os.path.dirname(self._lock_path), exist_ok=True)
+        with open(self._lock_path, "a") as fh:
+            waited = False
+            while True:
+                try:
+                    fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if task.killed:
+                        yield False
+                        return
+                    if not waited:
+                        log.info("task %s: waiting for another step on this host to end", task.task_id)
+                        waited = True
+                    time.sleep(0.2)
+            yield True              # the lock goes with the file handle
 
     def _finish(self, task: t.StepTask, result: dict) -> None:
         if task.killed:

@@ -69,6 +69,30 @@ def test_kill_mid_step_terminates_its_commands(world, executor):
     assert states(world, tid) == ["TASK_RUNNING", "TASK_KILLED"]
 
 
+def test_a_step_waiting_for_the_host_step_lock_can_be_killed(world, executor):
+    """Another runner on the host (e.g. an operator's ``python -m ...host.run``) holds the step lock."""
+    import subprocess
+    import sys
+    from dcos_scaleio.framework.host.run import LOCK
+    eid = executor["executor_id"]["value"]
+    holder = world.agent.root.popen(
+        [sys.executable, "-c", "import fcntl, sys, time; f = open(sys.argv[1], 'a'); fcntl.flock(f, fcntl.LOCK_EX); "
+         "print('locked', flush=True); time.sleep(120)", LOCK], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        assert holder.stdout.readline().strip() == b"locked"
+        [tid] = world.launch(world.task(executor, "deps", UBUNTU))
+        world.sched.wait_states({tid: "TASK_RUNNING"}, timeout=60)
+        wait_until(lambda: f"task {tid}: waiting for another step" in world.executor_stderr(eid), 30,
+                   what="the step to wait for the host lock")
+        world.sched.send("kill", task_id=tid)
+        world.sched.wait_states({tid: "TASK_KILLED"}, timeout=30)
+    finally:
+        holder.kill()
+        holder.wait(10)
+        holder.stdout.close()
+    assert world.sched.result(tid, "TASK_KILLED")["commands"] == []      # it never ran
+
+
 def test_tasks_run_one_at_a_time_and_a_queued_one_can_be_killed(world, executor):
     world.hold()
     try:
