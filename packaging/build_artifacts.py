@@ -140,6 +140,7 @@ def ensure(which: str, force: bool = False) -> dict:
     built = False
     if force or not (target.is_file() and sha_file.is_file() and stamp.is_file()
                      and stamp.read_text().strip() == fp):
+        stamp.unlink(missing_ok=True)   # an interrupted build must never look fresh
         with open(OUT / f"{program}.build.log", "w") as log:
             bundle = _pyinstaller(program, entry, module, log)
         _pack(bundle, target)
