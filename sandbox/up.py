@@ -1,7 +1,8 @@
 """``python -m dcos_scaleio.sandbox up``: the whole sandbox with the real scheduler running in it.
 
     python -m dcos_scaleio.sandbox up --agents N [--mode provision|existing] [--os mixed|ubuntu|rhel]
-        [--store sqlite|zookeeper] [--state-dir D] [--dev-executor] [--options FILE.json]
+        [--store sqlite|zookeeper] [--state-dir D] [--dev-executor] [--frozen-scheduler]
+        [--options FILE.json]
 
 Brings up, in order: the artifact mirror (ScaleIO/REX-Ray/dvdcli packages and isolator modules, plus
 the freshly built executor artifact ``framework/dcos-scaleio-executor.tar.gz``, each with a sha256);
@@ -28,6 +29,8 @@ ScaleIO system, ZooKeeper, the mirror). Without ``--state-dir`` a temp dir is us
 The executor artifact is built by ``packaging/build_artifacts.py`` (skipped when its inputs are
 unchanged). ``--dev-executor`` skips it: the options carry no executor URL and the scheduler gets
 ``SCALEIO_DEV_EXECUTOR_PYTHON`` so executors run ``python -m dcos_scaleio.framework.executor``.
+``--frozen-scheduler`` runs the built ``dcos-scaleio-scheduler`` artifact (what Marathon runs)
+instead of ``python -m dcos_scaleio.framework.scheduler``.
 
 Python API for tests: ``with SandboxUp(agents=3, mode="existing") as up: up.info, up.supervisor``.
 """
@@ -56,21 +59,38 @@ from .zookeeper import free_port
 REPO = pathlib.Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "packaging" / "build_artifacts.py"
 EXECUTOR_PROGRAM = "dcos-scaleio-executor"
+SCHEDULER_PROGRAM = "dcos-scaleio-scheduler"
 EXECUTOR_MIRROR_PATH = f"framework/{EXECUTOR_PROGRAM}.tar.gz"
 OS_CHOICES = ("mixed", "ubuntu", "rhel")
 SCHEDULER_MODULE = "dcos_scaleio.framework.scheduler"
 EXECUTOR_MODULE = "dcos_scaleio.framework.executor"
 
 
-def build_executor_artifact(timeout: float = 900) -> dict:
-    """Build (or reuse) the executor artifact; ``{"path", "sha256", "built", "seconds"}``."""
+def build_artifact(which: str = "executor", timeout: float = 900) -> dict:
+    """Build (or reuse) one artifact ("executor"/"scheduler"); ``{"path", "sha256", "built", "seconds"}``."""
     if not BUILD_SCRIPT.is_file():
         raise RuntimeError(f"{BUILD_SCRIPT} is missing (not a source checkout): use --dev-executor")
-    proc = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--only", "executor"], cwd=REPO,
+    proc = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--only", which], cwd=REPO,
                           capture_output=True, text=True, timeout=timeout)
     if proc.returncode != 0:
-        raise RuntimeError(f"building the executor artifact failed:\n{proc.stderr[-3000:]}")
-    return json.loads(proc.stdout.strip().splitlines()[-1])[EXECUTOR_PROGRAM]
+        raise RuntimeError(f"building the {which} artifact failed:\n{proc.stderr[-3000:]}")
+    return json.loads(proc.stdout.strip().splitlines()[-1])[f"dcos-scaleio-{which}"]
+
+
+def build_executor_artifact(timeout: float = 900) -> dict:
+    return build_artifact("executor", timeout)
+
+
+def unpack_scheduler(target: pathlib.Path) -> list[str]:
+    """Build (or reuse) the scheduler artifact, unpack it into ``target`` as Marathon's fetcher
+    would, and return the argv that runs it."""
+    import tarfile
+    info = build_artifact("scheduler")
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    with tarfile.open(info["path"]) as tar:
+        tar.extractall(target, filter="data")
+    return [str(target / SCHEDULER_PROGRAM)]
 
 
 def deep_merge(base: dict, override: dict) -> dict:
@@ -136,14 +156,15 @@ class SandboxUp:
 
     ``options`` are merged over the generated operator options; ``scheduler_env`` is added to the
     scheduler's environment (e.g. short reconciliation timings); ``scheduler_argv`` replaces the
-    scheduler command (default ``[python, -m, dcos_scaleio.framework.scheduler]``);
+    scheduler command (default ``[python, -m, dcos_scaleio.framework.scheduler]``; with
+    ``frozen_scheduler`` the built ``dcos-scaleio-scheduler`` artifact, unpacked in the state dir);
     ``executor_artifact`` is a ready ``.tar.gz`` to serve instead of building one.
     """
 
     def __init__(self, agents: int = 3, *, mode: str = "provision", os_choice: str = "mixed",
                  store: str = "sqlite", state_dir=None, dev_executor: bool = False,
                  executor_artifact=None, options: dict | None = None, scheduler_env: dict | None = None,
-                 scheduler_argv=None, ready_timeout: float = 90.0):
+                 scheduler_argv=None, frozen_scheduler: bool = False, ready_timeout: float = 90.0):
         if agents < 1:
             raise ValueError("agents must be >= 1")
         if mode not in ("provision", "existing"):
@@ -160,6 +181,7 @@ class SandboxUp:
         self.options_override = options or {}
         self.scheduler_env = dict(scheduler_env or {})
         self.scheduler_argv = list(scheduler_argv or [sys.executable, "-m", SCHEDULER_MODULE])
+        self.frozen_scheduler = frozen_scheduler
         self.ready_timeout = ready_timeout
         self.world: UpWorld | None = None
         self.zookeeper = None
@@ -215,6 +237,8 @@ class SandboxUp:
         if self.dev_executor:
             env["SCALEIO_DEV_EXECUTOR_PYTHON"] = sys.executable
         env.update(self.scheduler_env)
+        if self.frozen_scheduler:
+            self.scheduler_argv = unpack_scheduler(self.state_dir / "scheduler-bin")
         self.supervisor = Supervisor(self.scheduler_argv, pid_file=self.pid_file, log_dir=sandbox, env=env,
                                      cwd=sandbox, name="scheduler").start()
 
@@ -306,6 +330,8 @@ def parse_args(argv):
     p.add_argument("--state-dir", default=None, help="where the world lives (default: a temp dir, removed after)")
     p.add_argument("--dev-executor", action="store_true",
                    help="run executors as `python -m dcos_scaleio.framework.executor` (no artifact build)")
+    p.add_argument("--frozen-scheduler", action="store_true",
+                   help="run the built dcos-scaleio-scheduler artifact instead of `python -m ...`")
     p.add_argument("--options", default=None, help="JSON file merged over the generated operator options")
     return p.parse_args(argv)
 
@@ -316,7 +342,8 @@ def main(argv=None) -> int:
     stop = threading.Event()
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     up = SandboxUp(args.agents, mode=args.mode, os_choice=args.os_choice, store=args.store,
-                   state_dir=args.state_dir, dev_executor=args.dev_executor, options=overrides)
+                   state_dir=args.state_dir, dev_executor=args.dev_executor, options=overrides,
+                   frozen_scheduler=args.frozen_scheduler)
     try:
         up.start()
         print(json.dumps(up.info, sort_keys=True), flush=True)
