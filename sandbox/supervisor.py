@@ -12,7 +12,8 @@ Contract:
   child started outlives it. The kernel SIGKILLs the child if the supervising process dies (PDEATHSIG).
 - Whenever the child exits and stop() was not called, it is restarted after a backoff that starts at
   ``backoff_initial`` and doubles up to ``backoff_max``; a child that stayed up for ``stable_after``
-  seconds resets the backoff (as Marathon's restart backoff does).
+  seconds resets the backoff (as Marathon's restart backoff does). A restart that cannot even exec
+  (program missing) is recorded in ``spawn_failures`` and retried with the same growing backoff.
 - ``pid_file`` always holds the pid of the current child (rewritten atomically on each start) and is
   removed by stop(). ``restarts`` counts restarts; ``exits`` records (pid, returncode) of dead children.
 - stdout/stderr of every incarnation are appended to ``<log_dir>/stdout`` and ``<log_dir>/stderr``
@@ -61,6 +62,7 @@ class Supervisor:
         self.stop_grace = stop_grace
         self.restarts = 0
         self.exits: list[tuple[int, int]] = []
+        self.spawn_failures: list[str] = []   # restarts that could not exec (retried with backoff)
         self._proc: subprocess.Popen | None = None
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -120,14 +122,21 @@ class Supervisor:
                 return
             if time.monotonic() - self._started_at >= self.stable_after:
                 backoff = self.backoff_initial
-            if self._stopping.wait(backoff):
-                return
-            backoff = min(backoff * 2, self.backoff_max)
-            with self._lock:
-                if self._stopping.is_set():
+            while True:   # until a replacement runs (a failed spawn is retried with more backoff)
+                if self._stopping.wait(backoff):
                     return
-                self._spawn_locked()
-                self.restarts += 1
+                backoff = min(backoff * 2, self.backoff_max)
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    try:
+                        self._spawn_locked()
+                    except OSError as exc:
+                        self.spawn_failures.append(f"{type(exc).__name__}: {exc}")
+                        self._changed.notify_all()
+                        continue
+                    self.restarts += 1
+                    break
 
     def stop(self) -> None:
         """Stop supervising, then SIGTERM the child's group (SIGKILL after ``stop_grace``)."""

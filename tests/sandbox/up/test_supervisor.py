@@ -76,3 +76,25 @@ def test_a_child_that_cannot_start_is_reported(tmp_path):
     with pytest.raises(FileNotFoundError):
         sup.start()
     assert not (tmp_path / "p.pid").exists()
+
+
+def test_a_restart_that_cannot_exec_is_retried_until_the_program_is_back(tmp_path):
+    program = tmp_path / "prog"
+    program.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(600)\n")
+    program.chmod(0o755)
+    sup = Supervisor([str(program)], pid_file=tmp_path / "p.pid", log_dir=tmp_path / "logs",
+                     backoff_initial=0.05, backoff_max=0.2)
+    try:
+        first = sup.start().pid
+        saved = program.read_text()
+        program.unlink()
+        os.kill(first, signal.SIGKILL)
+        _wait_until(lambda: len(sup.spawn_failures) >= 2, 30, "failed restarts")
+        assert int((tmp_path / "p.pid").read_text()) == first   # no child: the file still names the dead one
+        program.write_text(saved)
+        program.chmod(0o755)
+        second = sup.wait_for_new_pid(first, timeout=30)
+        assert int((tmp_path / "p.pid").read_text()) == second
+        assert sup.restarts == 1
+    finally:
+        sup.stop()
