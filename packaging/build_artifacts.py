@@ -156,6 +156,12 @@ def main(argv=None) -> int:
     ap.add_argument("--force", action="store_true", help="rebuild even when the inputs are unchanged")
     ap.add_argument("--only", choices=sorted(PROGRAMS), action="append", help="build only these programs")
     args = ap.parse_args(argv)
+    try:
+        import PyInstaller  # noqa: F401
+    except ImportError:
+        print("PyInstaller is not installed in this Python (requirements/dev.txt pins it; run make install),"
+              " or run the sandbox with --dev-executor", file=sys.stderr)
+        return 2
     OUT.mkdir(parents=True, exist_ok=True)
     result = {}
     with open(OUT / ".lock", "w") as lock:
