@@ -179,7 +179,8 @@ class SchedulerApp:
         reconciler = Reconciler(cfg.reconcile_give_up_s, cfg.reconcile_backoff_s, cfg.implicit_reconcile_s)
         self.core = core = Core(engine, state=state, executors=executors, reconciler=reconciler, options=o,
                                 roles=roles, scheduler_url=self.api.url, dev_python=cfg.dev_executor_python,
-                                heartbeat_timeout_s=cfg.heartbeat_timeout_s, fatal=self.fatal)
+                                heartbeat_timeout_s=cfg.heartbeat_timeout_s, fatal=self.fatal,
+                                agent_list_wait_s=cfg.agent_list_wait_s)
         core.framework_id = fid
         self.actions = ActionRunner(core.put, self._gateway_for(o), on_deregister=self._deregister)
         core.actions = self.actions
@@ -190,11 +191,11 @@ class SchedulerApp:
                                                  principal=framework.get("principal"),
                                                  secret=self.environ.get("SCALEIO_MESOS_SECRET") or None)
         core.start(engine.resume(now))
+        self.stream = OperatorStream(o.service.mesos_master, core.put, silence_s=cfg.heartbeat_timeout_s)
+        self.stream.start()
         LOG.info("subscribing to %s as %s (framework ID %s)", o.service.mesos_master, framework["name"],
                  fid or "new")
         self.driver.start()
-        self.stream = OperatorStream(o.service.mesos_master, core.put, silence_s=cfg.heartbeat_timeout_s)
-        self.stream.start()
 
     @staticmethod
     def _gateway_for(options):

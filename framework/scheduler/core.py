@@ -33,7 +33,7 @@ from .operator_stream import AgentJoined, AgentLeft, AgentsSnapshot
 __all__ = ["Core", "BLOCKED_REFUSE_S", "LAUNCH_REFUSE_S"]
 
 LOG = logging.getLogger(__name__)
-BLOCKED_REFUSE_S = 2.0     # offers from an agent whose tasks are being reconciled
+BLOCKED_REFUSE_S = 2.0     # offers from an agent whose tasks are being reconciled, or before the agent list
 LAUNCH_REFUSE_S = 1.0      # what is left of an offer we launched on
 _RUNNING = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"})
 _TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
@@ -48,7 +48,8 @@ class Core:
 
     def __init__(self, engine, *, state=None, driver=None, executors=None, reconciler=None, actions=None,
                  options=None, roles=(), scheduler_url: str = "", dev_python: str = "",
-                 heartbeat_timeout_s: float = 75.0, fatal: Callable[[str], None] | None = None, clock=time.time):
+                 heartbeat_timeout_s: float = 75.0, fatal: Callable[[str], None] | None = None, clock=time.time,
+                 agent_list_wait_s: float = 0.0):
         self.engine = engine
         self.state = state
         self.driver = driver
@@ -73,6 +74,9 @@ class Core:
                          "revive": 0, "kills": 0, "reconcile_calls": 0, "reconcile_lost": 0, "watchdog_restarts": 0,
                          "acks": 0, "statuses": 0}
         self._wakeup: float | None = None
+        # Until the operator stream's first agent list (or this deadline), offers are declined
+        # briefly: the engine places MDMs among ALL agents, so it must not see them one by one.
+        self._listed_by = clock() + agent_list_wait_s if agent_list_wait_s > 0 else None
         self._last_launch: dict[str, LaunchHostStep] = {}    # step key -> its latest launch (params)
         self._agent_restarts: dict[str, dict] = {}           # hostname -> pending RestartAgent
         self._restart_tasks: dict[str, str] = {}             # restart task ID -> hostname
@@ -214,6 +218,12 @@ class Core:
     def _on_offers(self, offers):
         now = self.clock()
         events, blocked, restarts = [], [], []
+        if self._listed_by is not None:
+            if now < self._listed_by:
+                self._commit([DeclineOffer(o["id"]["value"], BLOCKED_REFUSE_S) for o in offers])
+                return
+            LOG.warning("no agent list from the operator stream yet: taking agents from offers")
+            self._listed_by = None
         for offer in offers:
             oid, aid = offer["id"]["value"], offer["agent_id"]["value"]
             self.counters["offers"] += 1
@@ -254,6 +264,7 @@ class Core:
     def _restart_status(self, tid, state, status):
         host = self._restart_tasks.get(tid)
         if state in _RUNNING:
+            self._commit([], ack=status)    # unACKed, the agent would hold back the terminal update
             return
         self._restart_tasks.pop(tid, None)
         self._agent_restarts.pop(host, None)
@@ -310,6 +321,7 @@ class Core:
 
     def _on_agents_snapshot(self, agents: AgentsSnapshot):
         now = self.clock()
+        self._listed_by = None
         ids = {a.agent_id for a in agents}
         gone = self.agent_ids - ids
         self.agent_ids = set(ids)
