@@ -212,7 +212,9 @@ class SchedulerApp:
         return get
 
     def _deregister(self):
-        """Uninstall's last step: once the plan is complete, tear the framework down and wipe the store."""
+        """Uninstall's last step: once the plan is complete, tear the framework down (TEARDOWN ends
+        its executors), wipe the store, and keep serving the COMPLETE plan (Cosmos polls it, then
+        removes the app; exiting would make Marathon start a fresh framework)."""
         def later():
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline and not self._stop.is_set():
@@ -222,15 +224,19 @@ class SchedulerApp:
                     done = False
                 if done:
                     LOG.info("uninstall complete: tearing down the framework and removing its state")
+                    self.core.call(lambda c: c.detach())
+                    if self.stream is not None:
+                        self.stream.stop()
                     self.driver.stop(teardown=True)
+                    self.driver = None
                     try:
                         self.store.destroy()
                         self.store = None
                     except Exception:
                         LOG.exception("removing the state store failed")
-                    self._stop.set()
                     return
-                time.sleep(0.5)
+                time.sleep(0.2)
+            LOG.error("uninstall: the plan did not complete after deregister-service; not tearing down")
         threading.Thread(target=later, name="deregister", daemon=True).start()
 
     def shutdown(self):

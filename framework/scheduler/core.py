@@ -95,6 +95,26 @@ class Core:
         self.put(("call", fn, fut))
         return fut.result(timeout=timeout)
 
+    def apply(self, *events):
+        """Feed engine events, persist, act; return the decisions. Call it on the core thread, i.e.
+        ``core.call(lambda c: c.apply(OperatorCommand(...)))`` (the operator API does). An engine
+        request error (UnknownElement, RequestRejected) propagates after what changed is committed."""
+        decisions = []
+        try:
+            for ev in events:
+                decisions += self.engine.handle(ev)
+        finally:
+            self._commit(decisions)
+        return decisions
+
+    def detach(self):
+        """After deregistration: no more Mesos calls, reconciliation or persistence (the store is
+        being destroyed); the engine stays readable for the API."""
+        self.driver = None
+        self.reconciler = None
+        self.state = None
+        self.subscribed = False
+
     def start(self, initial_decisions=()):
         self._thread = threading.Thread(target=self._run, args=(list(initial_decisions),), name="scheduler-core",
                                         daemon=True)

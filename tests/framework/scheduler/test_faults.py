@@ -50,3 +50,20 @@ def test_removed_framework_stops_the_driver_drops_the_id_and_exits(cluster, sche
     s2 = schedulers(tmp_path / "run2", opts)
     fid2 = wait_for(lambda: s2.state()["subscribed"] and s2.state()["framework_id"], what="a new registration")
     assert fid2 != fid
+
+
+def test_uninstall_deregisters_and_removes_its_state(cluster, schedulers, tmp_path):
+    opts = _opts(cluster, tmp_path)
+    s = schedulers(tmp_path / "run1", opts)
+    fid = wait_for(lambda: s.state()["subscribed"] and s.state()["framework_id"], what="subscription")
+    s.kill()
+    opts["uninstall"] = {"level": "framework"}
+    u = schedulers(tmp_path / "run2", opts, extra_env={"SCALEIO_UNINSTALL": "1"})
+    plan = wait_for(lambda: (lambda r: r.json() if r.status_code == 200 else None)(u.get("/v1/plans/deploy")),
+                    what="the uninstall plan to complete")
+    assert [st["name"] for ph in plan["phases"] for st in ph["steps"]] == ["deregister:[service]"]
+    wait_for(lambda: not (tmp_path / "state.sqlite").exists(), what="the state store removed")
+    frameworks = cluster.master_state()["frameworks"]
+    assert not [f for f in frameworks if f["id"] == fid]
+    # Still up, still answering (Cosmos removes the app once it sees the plan COMPLETE).
+    assert u.proc.poll() is None and u.get("/v1/plans/deploy").status_code == 200
