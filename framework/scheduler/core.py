@@ -457,7 +457,12 @@ class Core:
                 self._last_launch[d.step] = d
                 self.counters["launched"] += 1
                 LOG.info("launching %s on %s (task %s)", d.action, d.hostname, d.task_id)
-                self.driver.launch(d.offer_id, [task], LAUNCH_REFUSE_S)
+                if not self.driver.launch(d.offer_id, [task], LAUNCH_REFUSE_S):
+                    # Not sent (or refused): the attempt failed now rather than at the step timeout. Had
+                    # it reached the master after all, its RUNNING would be killed as unrecognised.
+                    self.put(("status", {"task_id": {"value": d.task_id}, "state": "TASK_DROPPED",
+                                         "reason": "REASON_INVALID_OFFERS",
+                                         "message": "the launch did not reach the Mesos master"}))
             elif isinstance(d, Suppress):
                 self.counters["suppress"] += 1
                 if self.driver is not None:

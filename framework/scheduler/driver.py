@@ -154,8 +154,13 @@ class DriverHandle:
             return False
         return self._safe(getattr(driver, name), *args)
 
-    def launch(self, offer_id: str, tasks: list, refuse_seconds: float):
-        return self._call("launchTasks", {"value": offer_id}, tasks, {"refuse_seconds": refuse_seconds})
+    def launch(self, offer_id: str, tasks: list, refuse_seconds: float) -> bool:
+        """False when the launch surely did not reach the master (pymesos drops calls silently
+        while disconnected, so that is checked first)."""
+        driver = self._driver
+        if driver is None or not driver.connected:
+            return False
+        return self._safe(driver.launchTasks, {"value": offer_id}, tasks, {"refuse_seconds": refuse_seconds})
 
     def decline(self, offer_ids: list, refuse_seconds: float):
         return self._call("declineOffer", [{"value": o} for o in offer_ids], {"refuse_seconds": refuse_seconds})
