@@ -123,3 +123,30 @@ def test_lost_executor_is_replaced_by_a_new_executor_id(cluster, schedulers, tmp
     step = wait_for(lambda: (lambda st: st if st["status"] in ("COMPLETE", "ERROR") else None)(
         _step(s, "host-1", "host-1:[deps]")), timeout=60, what="deps to finish")
     assert step["status"] == "COMPLETE" and step["attempts"] == 2
+
+
+def test_a_task_the_master_never_saw_is_reconciled_as_unknown_and_retried(cluster, tmp_path, schedulers):
+    import time
+
+    from dcos_scaleio.framework.scheduler.persist import SchedulerState
+    from dcos_scaleio.options import validate
+    from dcos_scaleio.plan import AgentInfo, AgentsListed, Engine, LaunchHostStep, OfferSeen
+    # A stored state in which deps was launched, but the launch never reached the master (the
+    # scheduler died right after persisting it).
+    opts = base_options(cluster.master_address, tmp_path / "state.sqlite")
+    agent = cluster.agent("h1")
+    engine = Engine(validate(opts).options)
+    now = time.time()
+    engine.resume(now)
+    engine.handle(AgentsListed(now, (AgentInfo(agent.agent_id, "host-1", agent.ip),)))
+    launched = [d for d in engine.handle(OfferSeen(now, "offer-never-used", agent.agent_id))
+                if isinstance(d, LaunchHostStep)]
+    assert [d.task_id for d in launched] == [tid for tid, _ in engine.active_tasks()]
+    with open_store(f"sqlite://{tmp_path / 'state.sqlite'}") as store:
+        store.acquire_lock(timeout=5)
+        SchedulerState(store).save(engine.snapshot())
+    s = schedulers(tmp_path / "run", opts)
+    step = wait_for(lambda: (lambda st: st if st["status"] in ("COMPLETE", "ERROR") else None)(
+        _step(s, "host-1", "host-1:[deps]")), timeout=60, what="deps to finish")
+    assert step["status"] == "COMPLETE" and step["attempts"] == 2, step
+    assert s.state()["counters"]["reconcile_calls"] >= 1
