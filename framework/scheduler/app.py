@@ -22,7 +22,7 @@ from . import messages
 from .config import SchedulerConfig
 from .core import Core
 from .executors import AUTH_OK, ExecutorRegistry
-from .http_api import ApiServer, Reply, json_reply
+from .http_api import ApiServer, json_reply
 
 __all__ = ["SchedulerApp", "install_routes"]
 

@@ -308,7 +308,6 @@ class Core:
             self._restart_status(tid, state, status)
             return
         changed = []
-        extra = []
         if state in _TERMINAL:
             host = self.task_hosts.pop(tid, None)
             lost = status.get("reason") in messages.EXECUTOR_TERMINATED_REASONS or (
@@ -324,7 +323,7 @@ class Core:
             self.counters["kills"] += 1
             self.driver.kill(tid)
         events = [messages.status_event(now, status)]
-        self._feed(events, ack=status, extra_records=changed + extra)
+        self._feed(events, ack=status, extra_records=changed)
 
     def _on_agent_lost(self, agent_id):
         self._agent_gone(agent_id, "agent lost")

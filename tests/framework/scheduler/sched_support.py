@@ -9,14 +9,16 @@ import pathlib
 import signal
 import subprocess
 import sys
-import threading
 import time
 
 import requests
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # tests/ -> mesos_testfw
 
-from mesos_testfw.clusters import AgentSpec, make_cluster  # noqa: E402
+from mesos_testfw.clusters import AgentSpec, make_cluster  # noqa: E402,F401  (re-exported for the tests)
+
+__all__ = ["AgentSpec", "make_cluster", "PASSWORD", "wait_for", "base_options", "SchedulerProc", "framework_tasks",
+           "HOLD", "install_gate"]
 
 PASSWORD = "Sched-Passw0rd"
 

@@ -3,7 +3,6 @@
 the ``deps`` step runs on the host and completes; the executor's secrets endpoint answers only
 the current executor's token; a restarted scheduler keeps the executor and the plan."""
 import pytest
-import requests
 
 from dcos_scaleio.framework.store import open_store
 from dcos_scaleio.sandbox import hosts

@@ -2,7 +2,6 @@
 real executors run every host step, the scheduler runs the cluster actions against the gateway the
 plan installed, and the agents are restarted (by their executors) for the volume isolator, then
 verified through their /flags. The plan ends COMPLETE and /v1/health says RUNNING."""
-import os
 
 import pytest
 import requests
