@@ -76,8 +76,15 @@ class Store:
     def _init_db(self) -> None:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         # Create the file 0600 ourselves (no process-wide umask games: other threads may be creating
-        # files); SQLite gives the -wal/-shm siblings the database file's permissions.
-        os.close(os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600))
+        # files); SQLite gives the -wal/-shm siblings the database file's permissions. O_EXCL: never
+        # open+close an EXISTING database here. POSIX locks belong to the process, and closing any
+        # descriptor of the file drops them all, so a second handle in a process that already has the
+        # database open would silently release SQLite's locks (another process could then delete the
+        # -wal/-shm files under it, and its next write would find a "malformed" database).
+        try:
+            os.close(os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            pass
         # Opening an existing system must not take the write lock (every scli call opens it).
         with self.read() as c:
             if c.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name='meta'").fetchone():

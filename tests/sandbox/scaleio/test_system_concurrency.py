@@ -132,3 +132,39 @@ def test_sigkilled_writers_never_corrupt_the_system(pool_system):
     # A killed writer never leaves the write lock behind: others write at once.
     s.add_protection_domain("after-crash")
     assert s.protection_domain(name="after-crash")
+
+
+def test_a_second_handle_in_one_process_keeps_sqlites_locks(tmp_path):
+    """Regression: opening a second Store in a process used to open+close the database file outside
+    SQLite, which drops every POSIX lock the process holds on it. Another process closing its own
+    connection then believed it was the last one, deleted the -wal/-shm files, and the first
+    process's next write found a malformed database."""
+    import threading
+    from dcos_scaleio.sandbox.scaleio.store import Store
+    first, second = Store(tmp_path), Store(tmp_path)
+    with first.write() as c:
+        c.execute("INSERT INTO meta (key, value) VALUES ('probe', 'one')")
+    other = subprocess.run(
+        [sys.executable, "-c", "import sys\nfrom dcos_scaleio.sandbox.scaleio.store import Store\n"
+                               "Store(sys.argv[1]).close()", str(tmp_path)],
+        capture_output=True, text=True, timeout=60)
+    assert other.returncode == 0, other.stderr
+    assert (tmp_path / "scaleio.db-wal").exists(), "another process removed the WAL we still use"
+    errors_seen = []
+
+    def write_from_a_new_thread():   # a new thread opens a new connection, as the gateway's threads do
+        try:
+            with first.write() as c:
+                c.execute("INSERT INTO meta (key, value) VALUES ('probe2', 'two')")
+        except Exception as exc:  # collected and asserted below
+            errors_seen.append(exc)
+
+    t = threading.Thread(target=write_from_a_new_thread)
+    t.start()
+    t.join(30)
+    assert errors_seen == []
+    with second.read() as c:
+        assert c.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+        assert c.execute("SELECT value FROM meta WHERE key='probe2'").fetchone()[0] == "two"
+    first.close()
+    second.close()

@@ -180,8 +180,6 @@ def test_many_hosts_register_in_parallel(plain_world, mdm):
     assert plain_world.system.integrity_problems() == []
 
 
-@pytest.mark.xfail(reason="store.py drops SQLite's POSIX locks when a process opens a 2nd Store (reported in "
-                          "notes/scaleio-system-requests.md item 10): the db gets corrupted", strict=False)
 def test_sdc_joins_a_prebuilt_existing_cluster(tmp_path):
     """The framework's default mode: agents' SDCs join a system they did not build (3_node, 2 managers)."""
     import os
