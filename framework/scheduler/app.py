@@ -191,7 +191,8 @@ class SchedulerApp:
                                                  principal=framework.get("principal"),
                                                  secret=self.environ.get("SCALEIO_MESOS_SECRET") or None)
         core.start(engine.resume(now))
-        self.stream = OperatorStream(o.service.mesos_master, core.put, silence_s=cfg.heartbeat_timeout_s)
+        self.stream = OperatorStream(o.service.mesos_master, core.put, silence_s=cfg.heartbeat_timeout_s,
+                                     resync_s=cfg.agent_resync_s)
         self.stream.start()
         LOG.info("subscribing to %s as %s (framework ID %s)", o.service.mesos_master, framework["name"],
                  fid or "new")

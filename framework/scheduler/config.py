@@ -13,7 +13,7 @@
 - Timings (tests make them short): ``SCALEIO_RECONCILE_GIVE_UP_S`` (120), ``SCALEIO_RECONCILE_BACKOFF_S``
   (comma list, "1,2,4,8,15"), ``SCALEIO_IMPLICIT_RECONCILE_S`` (900), ``SCALEIO_HEARTBEAT_TIMEOUT_S`` (75),
   ``SCALEIO_LOCK_TIMEOUT_S`` (60), ``SCALEIO_AGENT_LIST_WAIT_S`` (15: offers wait that long at most for
-  the operator stream's agent list); ``SCALEIO_UNINSTALL`` / ``SDK_UNINSTALL`` = run the uninstall plan.
+  the operator stream's agent list), ``SCALEIO_AGENT_RESYNC_S`` (60: agent list re-read); ``SCALEIO_UNINSTALL`` / ``SDK_UNINSTALL`` = run the uninstall plan.
 """
 from __future__ import annotations
 
@@ -42,6 +42,7 @@ class SchedulerConfig:
     heartbeat_timeout_s: float = 75.0
     lock_timeout_s: float = 60.0
     agent_list_wait_s: float = 15.0
+    agent_resync_s: float = 60.0
     uninstall: bool = False
 
     @property
@@ -118,4 +119,5 @@ def load_config(environ: Mapping[str, str] | None = None) -> SchedulerConfig:
         heartbeat_timeout_s=_float(environ, "SCALEIO_HEARTBEAT_TIMEOUT_S", 75.0),
         lock_timeout_s=_float(environ, "SCALEIO_LOCK_TIMEOUT_S", 60.0),
         agent_list_wait_s=_float(environ, "SCALEIO_AGENT_LIST_WAIT_S", 15.0),
+        agent_resync_s=_float(environ, "SCALEIO_AGENT_RESYNC_S", 60.0),
         uninstall=(environ.get("SCALEIO_UNINSTALL") or environ.get("SDK_UNINSTALL") or "").lower() in ("1", "true", "yes"))

@@ -307,6 +307,13 @@ class Core:
         if tid in self._restart_tasks:
             self._restart_status(tid, state, status)
             return
+        aid = (status.get("agent_id") or {}).get("value")
+        host = self.engine.by_agent.get(aid) if aid and aid not in self.agent_ids else None
+        if host is not None and state in _RUNNING and host in self.engine.nodes:
+            # A task is running there again: the agent is back (a healed partition is not announced).
+            self.agent_ids.add(aid)
+            self._feed([AgentAdded(now, self.engine.nodes[host].info)])
+            self._returned([aid])
         changed = []
         if state in _TERMINAL:
             host = self.task_hosts.pop(tid, None)
@@ -343,11 +350,24 @@ class Core:
         self._listed_by = None
         ids = {a.agent_id for a in agents}
         gone = self.agent_ids - ids
+        # Only agents that are new or back (e.g. re-registered after a partition, which the operator
+        # stream does not announce) reach the engine: a resync must not rewrite every node record.
+        fresh = tuple(a for a in agents if a.agent_id not in self.agent_ids)
         self.agent_ids = set(ids)
         events = [AgentRemoved(now, aid, "agent no longer registered") for aid in gone]
         changed = [r for aid in gone for r in (self.executors.mark_agent_gone(aid) if self.executors else [])]
-        events.append(AgentsListed(now, tuple(agents)))
-        self._feed(events, extra_records=changed)
+        if fresh:
+            events.append(AgentsListed(now, fresh))
+        if events:
+            self._feed(events, extra_records=changed)
+        self._returned([a.agent_id for a in fresh])
+
+    def _returned(self, agent_ids):
+        """Agents the engine knew came back (a healed partition): an implicit reconciliation brings
+        their tasks' states, and tasks the engine gave up on are then killed as unrecognised."""
+        if self.subscribed and self.driver is not None and any(a in self.engine.by_agent for a in agent_ids):
+            self.counters["reconcile_calls"] += 1
+            self.driver.reconcile([])
 
     # ------------------------------------------------------------------ timers
     def _timers(self):

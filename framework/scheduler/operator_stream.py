@@ -4,7 +4,8 @@ The scheduler suppresses offers when it has no work, so a new agent would go unn
 next revive; the operator stream announces it at once. On every (re)subscription the SUBSCRIBED
 event's agent list is emitted whole (the core loop diffs it against what it knew, so agents that
 left while the stream was down are removed too). A silent stream (no HEARTBEAT within
-``silence_s``) is dropped and reopened; reconnects back off up to 15 s. ``zk://`` master URLs are
+``silence_s``) is dropped and reopened; reconnects back off up to 15 s. Every ``resync_s`` the agent
+list is also read with GET_AGENTS (agents back from a partition are not announced on the stream). ``zk://`` master URLs are
 resolved to the leading master (lowest ``json.info_*`` znode, as Mesos and pymesos do).
 """
 from __future__ import annotations
@@ -67,7 +68,7 @@ class OperatorStream(threading.Thread):
     """Reads the operator stream on its own thread; ``emit`` gets AgentsSnapshot / AgentJoined /
     AgentLeft (it must be thread-safe and non-blocking: the core loop's queue)."""
 
-    def __init__(self, master: str, emit: Callable, *, silence_s: float = 75.0, auth=None):
+    def __init__(self, master: str, emit: Callable, *, silence_s: float = 75.0, auth=None, resync_s: float = 60.0):
         super().__init__(name="operator-stream", daemon=True)
         self.master = master
         self.emit = emit
@@ -76,6 +77,28 @@ class OperatorStream(threading.Thread):
         self._stop = threading.Event()
         self._response = None
         self.subscriptions = 0
+        self.resync_s = resync_s
+        self._resync = threading.Thread(target=self._resync_loop, name="operator-resync", daemon=True)
+
+    def start(self):
+        super().start()
+        if self.resync_s > 0:
+            self._resync.start()
+
+    def _resync_loop(self):
+        """Every ``resync_s``: GET_AGENTS, emitted as a snapshot. An agent that re-registers after a
+        partition is not announced on the stream (no AGENT_ADDED for a known agent ID), and while
+        offers are suppressed nothing else would tell the scheduler it is back."""
+        while not self._stop.wait(self.resync_s):
+            try:
+                address = leader_address(self.master)
+                resp = requests.post(f"http://{address}/api/v1", json={"type": "GET_AGENTS"}, auth=self.auth,
+                                     headers={"Accept": "application/json"}, timeout=10.0)
+                resp.raise_for_status()
+                agents = resp.json()["get_agents"].get("agents", [])
+                self.emit(AgentsSnapshot(agent_from_operator(a) for a in agents))
+            except Exception as exc:    # the next round retries; the stream itself is unaffected
+                LOG.warning("agent resync: %s: %s", type(exc).__name__, exc)
 
     def stop(self):
         self._stop.set()

@@ -68,7 +68,7 @@ class SchedulerProc:
         env = dict(os.environ, PYTHONUNBUFFERED="1", SCALEIO_OPTIONS_FILE=str(opts_file),
                    SCALEIO_API_URL_FILE=str(self.url_file), SCALEIO_DEV_EXECUTOR_PYTHON=sys.executable,
                    SCALEIO_RECONCILE_GIVE_UP_S="4", SCALEIO_RECONCILE_BACKOFF_S="0.5,1",
-                   SCALEIO_HEARTBEAT_TIMEOUT_S="6", SCALEIO_LOCK_TIMEOUT_S="10")
+                   SCALEIO_HEARTBEAT_TIMEOUT_S="6", SCALEIO_LOCK_TIMEOUT_S="10", SCALEIO_AGENT_RESYNC_S="2")
         env.update(extra_env or {})
         self.log_path = self.workdir / f"scheduler-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "w")
