@@ -1,4 +1,5 @@
 """``sandbox up``: the world, the real scheduler under supervision, one JSON line, clean SIGTERM."""
+import glob
 import hashlib
 import json
 import os
@@ -45,12 +46,34 @@ def _alive(pid: int) -> bool:
         return False
 
 
+def _working_in(directory: str) -> set[int]:
+    """Live processes whose working directory is inside ``directory``."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+            except OSError:
+                continue
+            if (cwd == directory or cwd.startswith(directory + "/")) and _alive(int(entry)):
+                found.add(int(entry))
+    return found
+
+
 def _argv0(pid: int) -> str:
     try:
         with open(f"/proc/{pid}/cmdline", "rb") as fh:
             return fh.read().split(b"\0")[0].decode(errors="replace")
     except OSError:
         return ""
+
+
+def _tail(state_dir: str, name: str, size: int = 3000) -> str:
+    try:
+        with open(os.path.join(state_dir, name), errors="replace") as fh:
+            return fh.read()[-size:]
+    except OSError as exc:
+        return f"({exc})"
 
 
 def _get(url: str):
@@ -120,8 +143,13 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
 
     # The scheduler is the frozen artifact, and so are the executors it launched (from the mirror).
     assert os.readlink(f"/proc/{info['scheduler_pid']}/exe").endswith("/scheduler-bin/dcos-scaleio-scheduler")
-    _wait_for(lambda: [p for p in _descendants(proc.pid) if _argv0(p) == "./dcos-scaleio-executor"], 60,
-              "an executor started from the artifact")
+    # (found by its fetched + extracted artifact in an executor run dir, even if it already exited)
+    runs = os.path.join(state_dir, "mesos", "agents", "*", "work", "slaves", "*", "frameworks", "*", "executors", "*",
+                        "runs", "*", "dcos-scaleio-executor")
+    try:
+        _wait_for(lambda: glob.glob(runs), 60, "an executor launched from the artifact")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; scheduler log:\n{_tail(state_dir, 'scheduler/stderr')}") from None
 
     # The real scheduler answers its deploy plan (SDK shape).
     status, plan = _wait_for(lambda: _get(info["scheduler_api"] + "/v1/plans/deploy"), 30, "the deploy plan")
@@ -141,11 +169,15 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
     assert status in (200, 202, 417)
 
     # SIGTERM: everything it started goes away: processes (scheduler, executors), mounts, pid file.
-    started = _descendants(proc.pid)
+    # Executors may be reparented away from `up` (agent restarts), so also find them by working dir.
+    in_world = _working_in(state_dir)
+    assert any(_argv0(p) == "./dcos-scaleio-executor" for p in in_world), "no executor runs in the world"
+    started = _descendants(proc.pid) | in_world
     assert second in started
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
     _wait_for(lambda: not [p for p in started if _alive(p)], 15, "every started process to exit")
+    assert _working_in(state_dir) == set()
     with open("/proc/mounts") as fh:
         assert [line for line in fh if state_dir in line] == []
     assert not os.path.exists(info["pid_file"])
