@@ -138,7 +138,9 @@ class SchedulerApp:
             self._announce()
             while not self._stop.wait(1.0):
                 pass
-        except KeyboardInterrupt:
+        except BaseException as exc:   # noqa: B036 -- pymesos re-raises its IO thread's error here via SIGINT
+            if not isinstance(exc, KeyboardInterrupt):
+                LOG.error("stopping on %s: %s", type(exc).__name__, exc)
             self.exit_code = self.exit_code or 1
         finally:
             self.shutdown()
