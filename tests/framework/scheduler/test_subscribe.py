@@ -88,3 +88,8 @@ def test_new_agent_revives_offers_declines_are_batched_and_the_executor_is_launc
     plan = s.get("/v1/plans/deploy").json()
     deps = next(st for ph in plan["phases"] if ph["name"] == "node-1" for st in ph["steps"] if st["name"] == "node-1:[deps]")
     assert deps["attempts"] >= 1
+    # The agent is removed: the operator stream says so; its executor is not reused.
+    agents_before = s.state()["agents"]
+    assert cluster.remove_agent("a1") is True
+    wait_for(lambda: s.state()["executors"]["node-1"]["stale"], what="the executor marked gone")
+    assert s.state()["agents"] == agents_before - 1
