@@ -107,3 +107,57 @@ class ActionRunner:
         if enabled == want:
             return True, f"agent {ip} {'runs' if want else 'no longer runs'} the volume isolator", {}, False
         return False, f"agent {ip} {'does not run' if want else 'still runs'} the volume isolator after its restart", {}, True
+
+
+class SimulatedActionRunner:
+    """Dev/bench only (``SCALEIO_DEV_SIMULATED_ACTIONS``, a JSON object action -> seconds, ``"*"``
+    the default): every cluster action succeeds after its duration, with no gateway -- for the
+    emulator's simulated-executor mode, where no ScaleIO exists. One timer thread, whatever the
+    number of actions in flight."""
+
+    def __init__(self, emit: Callable, durations: dict, *, clock=time.time, on_deregister=None):
+        import heapq
+        self._heapq = heapq
+        self._emit = emit
+        self._durations = {k: float(v) for k, v in durations.items()}
+        self._clock = clock
+        self._heap: list = []
+        self._seq = 0
+        self._cond = threading.Condition()
+        self._cancelled: set[str] = set()
+        self._stopped = False
+        self.on_deregister = on_deregister
+        threading.Thread(target=self._loop, name="simulated-actions", daemon=True).start()
+
+    def submit(self, d) -> None:
+        delay = self._durations.get(d.action, self._durations.get("*", 0.0))
+        with self._cond:
+            self._seq += 1
+            self._heapq.heappush(self._heap, (time.monotonic() + delay, self._seq, d))
+            self._cond.notify()
+
+    def cancel(self, action_id: str) -> None:
+        with self._cond:
+            self._cancelled.add(action_id)
+
+    def shutdown(self) -> None:
+        with self._cond:
+            self._stopped = True
+            self._cond.notify()
+
+    def _loop(self):
+        while True:
+            with self._cond:
+                while not self._stopped and (not self._heap or self._heap[0][0] > time.monotonic()):
+                    self._cond.wait(None if not self._heap else max(0.0, self._heap[0][0] - time.monotonic()))
+                if self._stopped:
+                    return
+                _, _, d = self._heapq.heappop(self._heap)
+                if d.action_id in self._cancelled:
+                    self._cancelled.discard(d.action_id)
+                    continue
+            if d.action == "deregister-service" and self.on_deregister is not None:
+                self.on_deregister()
+            details = {"sds_id": f"sim-{d.action_id}"} if d.action == "sds-register" else {}
+            self._emit(ClusterActionResult(self._clock(), d.action_id, True, f"{d.action} (simulated)",
+                                           {"details": {**details, "created": True}}, False))

@@ -184,7 +184,15 @@ class SchedulerApp:
                                 heartbeat_timeout_s=cfg.heartbeat_timeout_s, fatal=self.fatal,
                                 agent_list_wait_s=cfg.agent_list_wait_s)
         core.framework_id = fid
-        self.actions = ActionRunner(core.put, self._gateway_for(o), on_deregister=self._deregister)
+        simulated = self.environ.get("SCALEIO_DEV_SIMULATED_ACTIONS")
+        if simulated:
+            import json
+
+            from .actions import SimulatedActionRunner
+            LOG.warning("dev mode: cluster actions are simulated (no gateway is contacted)")
+            self.actions = SimulatedActionRunner(core.put, json.loads(simulated), on_deregister=self._deregister)
+        else:
+            self.actions = ActionRunner(core.put, self._gateway_for(o), on_deregister=self._deregister)
         core.actions = self.actions
         password = o.scaleio.admin_password.reveal()
         install_routes(self.api, core, executors, lambda: password)

@@ -10,6 +10,8 @@
 - HTTP API: port ``PORT_API`` or ``PORT0`` (0 = any free port), bind address ``LIBPROCESS_IP`` or
   ``HOST`` or 127.0.0.1 (also the address executors are told to call back).
 - Dev executor: ``SCALEIO_DEV_EXECUTOR_PYTHON`` (only when ``artifacts.executor.url`` is empty).
+- Bench only: ``SCALEIO_DEV_SIMULATED_ACTIONS`` = JSON {action: seconds, "*": default}: cluster actions
+  succeed after that long without any gateway (the emulator's simulated-executor mode has no ScaleIO).
 - Timings (tests make them short): ``SCALEIO_RECONCILE_GIVE_UP_S`` (120), ``SCALEIO_RECONCILE_BACKOFF_S``
   (comma list, "1,2,4,8,15"), ``SCALEIO_IMPLICIT_RECONCILE_S`` (900), ``SCALEIO_HEARTBEAT_TIMEOUT_S`` (75),
   ``SCALEIO_LOCK_TIMEOUT_S`` (60), ``SCALEIO_AGENT_LIST_WAIT_S`` (15: offers wait that long at most for
