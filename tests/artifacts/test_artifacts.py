@@ -39,6 +39,8 @@ def unpacked(artifacts, tmp_path_factory):
 
 
 PROGRAMS = ("dcos-scaleio-executor", "dcos-scaleio-scheduler")
+# The session fixture may build both programs once (about 1-3 minutes on a loaded 2-core machine).
+pytestmark = pytest.mark.timeout(900)
 
 
 def _module_exists(program: str) -> bool:

@@ -13,7 +13,8 @@ import urllib.request
 
 import pytest
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
+# The timeout covers the one-time artifact builds (both programs) on a loaded machine.
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root, pytest.mark.timeout(900)]
 
 UP = "import sys; from dcos_scaleio.sandbox.up import main; sys.exit(main(sys.argv[1:]))"
 
