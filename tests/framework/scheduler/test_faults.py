@@ -24,10 +24,10 @@ def _opts(cluster, tmp_path):
 
 
 def test_watchdog_resubscribes_a_silent_stream(cluster, schedulers, tmp_path):
-    s = schedulers(tmp_path / "run", _opts(cluster, tmp_path))
+    s = schedulers(tmp_path / "run", _opts(cluster, tmp_path), extra_env={"SCALEIO_HEARTBEAT_TIMEOUT_S": "3"})
     fid = wait_for(lambda: s.state()["subscribed"] and s.state()["framework_id"], what="subscription")
     assert cluster.freeze_framework_stream(fid) == [fid]
-    # No events or heartbeats now; the watchdog (6 s in these tests) restarts the driver.
+    # No events or heartbeats now (1 s interval); the watchdog (3 s here) restarts the driver.
     wait_for(lambda: s.state()["counters"]["watchdog_restarts"] >= 1, timeout=20, what="the watchdog")
     wait_for(lambda: s.state()["subscribed"], timeout=20, what="re-subscription")
     assert s.state()["framework_id"] == fid
