@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast clean
+.PHONY: install demo test test-fast artifacts clean
 
 install:
 	@bash scripts/install.sh
@@ -12,6 +12,11 @@ demo: install
 
 test: install
 	bash scripts/run-tests.sh $(PYTEST_ARGS)
+
+# Self-contained executor and scheduler bundles (PyInstaller onedir, .tar.gz + sha256) under
+# build/artifacts/; rebuilt only when their inputs change. Tests that need them build them on demand.
+artifacts: install
+	bash scripts/build-artifacts.sh
 
 # The pure-core unit tests only (no sandbox processes); handy while editing the plan engine.
 test-fast: install

@@ -15,8 +15,14 @@ PACKAGES = {"mdm": ("mdm",), "gateway": ("lia", "gateway"), "sds": ("sds",), "sd
 MESOS_PACKAGES = {"rexray": ("rexray",), "dvdi": ("dvdcli",)}
 
 def sds_name(hostname: str) -> str:
-    """A ScaleIO SDS name (<= 31 characters, [A-Za-z0-9_.-]) derived from the hostname."""
-    short = hostname.split(".", 1)[0]
+    """A ScaleIO SDS name (<= 31 characters, [A-Za-z0-9_.-]) derived from the hostname: the short
+    name of a DNS hostname, or the whole address of an IP hostname (DC/OS agents are named by IP, and
+    the first octet alone would give every agent the same name)."""
+    parts = hostname.split(".")
+    if len(parts) == 4 and all(p.isdigit() for p in parts):
+        short = "-".join(parts)
+    else:
+        short = parts[0]
     return ("sds-" + short)[:31]
 
 

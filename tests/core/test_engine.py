@@ -714,3 +714,11 @@ def test_preview_shows_every_step_with_params_and_launches_nothing(kit):
     assert by_key["h2/sdc"]["requires"] == ["h2:[deps]", "primary:[cluster-create]"]
     assert "public agent" in out["ignored"]["h9"]
     assert out["plan"]["status"] == "IN_PROGRESS"          # deps steps are PREPARED (waiting for offers)
+
+
+def test_sds_names_of_ip_hostnames_are_distinct():
+    """DC/OS names agents by IP: their SDS names must not collapse to the first octet."""
+    from dcos_scaleio.plan.params import sds_name
+    names = {sds_name(h) for h in ("10.0.0.1", "10.0.0.2", "127.153.0.3")}
+    assert names == {"sds-10-0-0-1", "sds-10-0-0-2", "sds-127-153-0-3"}
+    assert sds_name("node-7.example.com") == "sds-node-7"
