@@ -79,17 +79,11 @@ class World:
 
     def provision_agents(self):
         """Turn each Mesos agent's root into a host of one OS family, attached to the ScaleIO world."""
-        from dcos_scaleio.sandbox import hosts
-        from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+        from dcos_scaleio.sandbox.scaleio.hostside_agents import prepare_host
         sio_dir = os.path.join(self.state_dir, "scaleio")
         for i, agent in enumerate(self.mesos.agents.values()):
             family = FAMILIES[i % 2]
-            hosts.provision(agent.root, os_family=family, kernel=KERNELS[family], disks=list(DISKS),
-                            flavour="mesos")
-            attach_agent(agent.root, sio_dir)
-            failed = hosts.boot(agent.root)
-            if failed:
-                raise RuntimeError(f"{agent.name} booted with failed units: {failed}")
+            prepare_host(agent.root, sio_dir, os_family=family, kernel=KERNELS[family], disks=DISKS)
 
     def start_scaleio(self):
         from dcos_scaleio.sandbox.scaleio.prebuilt import ExistingCluster

@@ -133,16 +133,10 @@ class UpWorld(World):
         return ("ubuntu", "rhel")[index % 2] if self.os_choice == "mixed" else self.os_choice
 
     def provision_agents(self):
-        from dcos_scaleio.sandbox import hosts
-        from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+        from dcos_scaleio.sandbox.scaleio.hostside_agents import prepare_host
         for i, agent in enumerate(self.mesos.agents.values()):
             family = self.family(i)
-            hosts.provision(agent.root, os_family=family, kernel=KERNELS[family], disks=list(DISKS),
-                            flavour="mesos")
-            attach_agent(agent.root, self.sio_dir)
-            failed = hosts.boot(agent.root)
-            if failed:
-                raise RuntimeError(f"{agent.name} booted with failed units: {failed}")
+            prepare_host(agent.root, self.sio_dir, os_family=family, kernel=KERNELS[family], disks=DISKS)
             self.families[agent.name] = family
 
     def start_scaleio(self):

@@ -10,12 +10,9 @@ ScaleIO devices have none), ``mkfs`` would set ``fstype``/``uuid``, a mount sets
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
-import os
 import uuid as uuidlib
 
-from .families import load_json, write_json_atomic
+from .families import load_json, locked, write_json_atomic
 
 DISKS_JSON = "/var/lib/sandbox/disks.json"
 GB = 1024 ** 3
@@ -59,17 +56,6 @@ def find(device: str) -> dict | None:
     return next((d for d in load() if d["name"] == name), None)
 
 
-@contextlib.contextmanager
-def _locked():
-    os.makedirs(os.path.dirname(DISKS_JSON), exist_ok=True)
-    fd = os.open(DISKS_JSON + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def update(device: str, **changes) -> dict:
     """Change one disk's fields (inside the agent), e.g. ``update("/dev/sdb", used_by="scaleio-sds")``
     or ``update("sdc", fstype="xfs")`` (a uuid is assigned when a filesystem appears). Returns the entry."""
@@ -77,7 +63,7 @@ def update(device: str, **changes) -> dict:
     if set(changes) - allowed:
         raise ValueError(f"cannot change {sorted(set(changes) - allowed)}")
     name = device[5:] if device.startswith("/dev/") else device
-    with _locked():
+    with locked(DISKS_JSON):
         table = load()
         for d in table:
             if d["name"] == name:

@@ -9,6 +9,8 @@ Files the sandbox keeps inside every provisioned agent (all in the agent's own r
 """
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 
@@ -88,6 +90,19 @@ def write_json_atomic(path: str, data, mode: int = 0o644) -> None:
         json.dump(data, f, indent=1, sort_keys=True)
     os.chmod(tmp, mode)
     os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def locked(path: str):
+    """Hold an exclusive flock on ``<path>.lock`` (read-modify-write of a JSON state file by several
+    tool processes inside one agent)."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    fd = os.open(path + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def host_config() -> dict:

@@ -10,11 +10,9 @@ with :func:`module_file`.
 """
 from __future__ import annotations
 
-import contextlib
-import fcntl
 import os
 
-from .families import load_json, running_kernel, write_json_atomic
+from .families import load_json, locked, running_kernel, write_json_atomic
 
 LOADED_JSON = "/run/sandbox/modules.json"
 MODULES_DIR = "/lib/modules"
@@ -53,17 +51,6 @@ def find(name: str, kernel: str | None = None) -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _locked():
-    os.makedirs(os.path.dirname(LOADED_JSON), exist_ok=True)
-    fd = os.open(LOADED_JSON + ".lock", os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
 def loaded() -> dict:
     """``{name: {"size": int, "used_by": [names], "path": str|None}}`` of the loaded modules."""
     table = load_json(LOADED_JSON)
@@ -85,7 +72,7 @@ def insert(path: str) -> str:
     name = name.replace("-", "_")
     if info.get("vermagic", "").split(" ")[0] != running_kernel():
         raise ModuleError(f"could not insert module {path}: Invalid module format")
-    with _locked():
+    with locked(LOADED_JSON):
         table = loaded()
         if name in table:
             raise ModuleError(f"could not insert module {path}: File exists")
@@ -97,7 +84,7 @@ def insert(path: str) -> str:
 def remove(name: str) -> None:
     """Unload a module (rmmod). Raises ModuleError if it is not loaded or in use."""
     name = name.replace("-", "_")
-    with _locked():
+    with locked(LOADED_JSON):
         table = loaded()
         entry = table.get(name)
         if entry is None:

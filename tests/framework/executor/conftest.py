@@ -26,11 +26,10 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[2]))  # tests/ -
 from mesos_testfw.clusters import FAST  # noqa: E402
 from mesos_testfw.harness import SchedulerProcess  # noqa: E402
 
-from dcos_scaleio.sandbox import hosts  # noqa: E402
 from dcos_scaleio.sandbox.mesos import AgentSpec, MesosCluster  # noqa: E402
 from dcos_scaleio.sandbox.mirror import Mirror  # noqa: E402
 from dcos_scaleio.sandbox.scaleio import packages  # noqa: E402
-from dcos_scaleio.sandbox.scaleio.hostside import attach_agent  # noqa: E402
+from dcos_scaleio.sandbox.scaleio.hostside_agents import prepare_host  # noqa: E402
 
 HERE = pathlib.Path(__file__).resolve().parent
 PASSWORD = "Exec-Secret-Pw-5531"
@@ -218,11 +217,7 @@ def world(tmp_path_factory):
         w.secrets = SecretsServer(PASSWORD)
         w.mesos = MesosCluster(str(base / "mesos"), [AgentSpec(AGENT, shared_dirs=(str(sio),))], **FAST).start()
         root = w.mesos.agent(AGENT).root
-        hosts.provision(root, os_family="ubuntu", disks=[{"name": "sdb", "size_gb": 100, "fs": None}],
-                        flavour="mesos")
-        attach_agent(root, str(sio))
-        failed = hosts.boot(root)
-        assert not failed, failed
+        prepare_host(root, str(sio), disks=[{"name": "sdb", "size_gb": 100, "fs": None}])
         real = root.run(["sh", "-c", "command -v uname"], timeout=30).stdout.strip()
         assert real.startswith("/") and not real.startswith("/usr/local"), real
         root.write_text("/usr/local/bin/uname", UNAME_WRAPPER.format(hold=HOLD, dir=GATE_DIR, real=real), 0o755)

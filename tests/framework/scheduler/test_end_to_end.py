@@ -5,8 +5,7 @@ the current executor's token; a restarted scheduler keeps the executor and the p
 import pytest
 
 from dcos_scaleio.framework.store import open_store
-from dcos_scaleio.sandbox import hosts
-from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+from dcos_scaleio.sandbox.scaleio.hostside_agents import prepare_host
 from sched_support import HOLD, PASSWORD, AgentSpec, base_options, framework_tasks, install_gate, make_cluster, wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
@@ -19,9 +18,7 @@ def cluster(tmp_path_factory):
     c.start()
     try:
         root = c.agent("h1").root
-        hosts.provision(root, os_family="ubuntu", disks=[{"name": "sdb", "size_gb": 100, "fs": None}], flavour="mesos")
-        attach_agent(root, str(sio))
-        assert not hosts.boot(root)
+        prepare_host(root, str(sio), os_family="ubuntu", disks=[{"name": "sdb", "size_gb": 100, "fs": None}])
         install_gate(root)
         yield c
     finally:

@@ -16,9 +16,8 @@ KERNELS = {"ubuntu": "4.15.0-20-generic", "rhel": "3.10.0-1160.el7.x86_64"}
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
-    from dcos_scaleio.sandbox import hosts
     from dcos_scaleio.sandbox.demo import World, demo_options
-    from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+    from dcos_scaleio.sandbox.scaleio.hostside_agents import prepare_host
     base = tmp_path_factory.mktemp("deploy")
     w = World(str(base))
     try:
@@ -30,10 +29,8 @@ def world(tmp_path_factory):
         w.mesos.start()
         for i, agent in enumerate(w.mesos.agents.values()):
             family = FAMILIES[i]
-            hosts.provision(agent.root, os_family=family, kernel=KERNELS[family],
-                            disks=[{"name": "sdb", "size_gb": 200, "fs": None}], flavour="mesos")
-            attach_agent(agent.root, str(sio))
-            assert not hosts.boot(agent.root)
+            prepare_host(agent.root, str(sio), os_family=family, kernel=KERNELS[family],
+                         disks=[{"name": "sdb", "size_gb": 200, "fs": None}])
         w.options = demo_options(w)
         yield w
     finally:

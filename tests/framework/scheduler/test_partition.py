@@ -3,8 +3,7 @@ attempt; when the partition heals (which the operator stream does not announce) 
 again, the task the engine gave up on is killed, and the step runs again to COMPLETE."""
 import pytest
 
-from dcos_scaleio.sandbox import hosts
-from dcos_scaleio.sandbox.scaleio.hostside import attach_agent
+from dcos_scaleio.sandbox.scaleio.hostside_agents import prepare_host
 from sched_support import HOLD, AgentSpec, base_options, framework_tasks, install_gate, make_cluster, wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
@@ -18,9 +17,7 @@ def cluster(tmp_path_factory):
     c.start()
     try:
         root = c.agent("p1").root
-        hosts.provision(root, os_family="rhel", disks=[{"name": "sdb", "size_gb": 100, "fs": None}], flavour="mesos")
-        attach_agent(root, str(sio))
-        assert not hosts.boot(root)
+        prepare_host(root, str(sio), os_family="rhel", disks=[{"name": "sdb", "size_gb": 100, "fs": None}])
         install_gate(root)
         yield c
     finally:
