@@ -41,7 +41,9 @@ def admin_password(state_dir: Path) -> str:
     if not pw and pw_file.exists():
         pw = pw_file.read_text().strip()
     if not pw:
-        pw = "Sio" + secrets.token_urlsafe(12)
+        # ScaleIO wants 3 of 4 character classes: "Sio" gives upper and lower case, the "-7" a symbol
+        # and a digit, whatever the random part holds (it is all letters about 3% of the time).
+        pw = "Sio-7" + secrets.token_urlsafe(12)
     if not pw_file.exists() or pw_file.read_text().strip() != pw:
         fd = os.open(pw_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:

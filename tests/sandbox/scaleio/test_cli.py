@@ -191,3 +191,17 @@ def test_gateway_main_without_configuration_fails_cleanly(tmp_path):
     r = subprocess.run([sys.executable, "-m", "dcos_scaleio.sandbox.scaleio.gateway", "--root", str(tmp_path)],
                        capture_output=True, text=True, timeout=60, env=env)
     assert r.returncode == 2 and "no ScaleIO system state dir" in r.stderr
+
+
+def test_generated_admin_passwords_always_pass_the_options_rules(tmp_path, monkeypatch):
+    """The world's generated password is what `sandbox up` hands the framework: it must satisfy the
+    product's own validation every time, not just when the random part happens to hold a digit."""
+    from dcos_scaleio.options import validate
+    from dcos_scaleio.sandbox.scaleio.cli import PASSWORD_ENV, PASSWORD_FILE, admin_password
+    monkeypatch.delenv(PASSWORD_ENV, raising=False)
+    for _ in range(300):
+        (tmp_path / PASSWORD_FILE).unlink(missing_ok=True)
+        pw = admin_password(tmp_path)
+        errors = [e for e in validate({"scaleio": {"admin_password": pw}}).errors
+                  if e.path == "scaleio.admin_password"]
+        assert errors == [], (pw, errors)

@@ -46,7 +46,7 @@ def test_zookeeper_store_and_dev_executor_in_provision_mode():
                 status, plan = resp.status, json.loads(resp.read())
         except urllib.error.HTTPError as exc:
             status, plan = exc.code, json.loads(exc.read())
-        assert status in (200, 202, 417) and plan["phases"]
+        assert status in (200, 202, 417) and plan["phases"], (status, plan)
     # Stopped: ZooKeeper is down, the temporary state dir is gone, no mount left behind.
     assert four_letter_word(zk_port, "ruok", timeout=0.5) is None
     assert not os.path.exists(state_dir)
