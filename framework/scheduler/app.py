@@ -22,6 +22,9 @@ from . import messages
 from .config import SchedulerConfig
 from .core import Core
 from .executors import AUTH_OK, ExecutorRegistry
+from dcos_scaleio.framework.api import ApiContext
+from dcos_scaleio.framework.api import install as install_operator_api
+
 from .http_api import ApiServer, json_reply
 
 __all__ = ["SchedulerApp", "install_routes"]
@@ -50,8 +53,10 @@ class _Reads:
         return value
 
 
-def install_routes(api: ApiServer, core: Core, executors: ExecutorRegistry | None, password_fn) -> None:
-    """The issue-5 endpoints. ``password_fn()`` returns the admin password (str) or None."""
+def install_routes(api: ApiServer, core: Core, executors: ExecutorRegistry | None, password_fn,
+                   context=None) -> None:
+    """The issue-5 endpoints, then the operator API (:mod:`dcos_scaleio.framework.api`) with
+    ``context`` (an ``ApiContext``). ``password_fn()`` returns the admin password (str) or None."""
     reads = _Reads(core)
 
     def plans(req):
@@ -92,6 +97,7 @@ def install_routes(api: ApiServer, core: Core, executors: ExecutorRegistry | Non
     api.route("GET", "/v1/health", health_)
     api.route("GET", "/v1/scheduler", scheduler)
     api.route("GET", "/v1/executor/secrets", secrets)
+    install_operator_api(api, core, reads, context if context is not None else ApiContext())
 
 
 class SchedulerApp:
@@ -133,7 +139,8 @@ class SchedulerApp:
                     LOG.error("bad option: %s", err)
                 engine = Engine(None, errors=cfg.errors)
                 self.core = Core(engine, fatal=self.fatal)
-                install_routes(self.api, self.core, None, lambda: None)
+                install_routes(self.api, self.core, None, lambda: None,
+                               ApiContext(None, list(cfg.errors), None, self.environ))
                 self.core.start(engine.resume(time.time()))
             self._announce()
             while not self._stop.wait(1.0):
@@ -195,7 +202,8 @@ class SchedulerApp:
             self.actions = ActionRunner(core.put, self._gateway_for(o), on_deregister=self._deregister)
         core.actions = self.actions
         password = o.scaleio.admin_password.reveal()
-        install_routes(self.api, core, executors, lambda: password)
+        install_routes(self.api, core, executors, lambda: password,
+                       ApiContext(o, [], self._gateway_for(o), self.environ))
         callbacks = Callbacks(core.put)
         self.driver = core.driver = DriverHandle(callbacks, framework, o.service.mesos_master,
                                                  principal=framework.get("principal"),

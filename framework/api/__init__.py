@@ -1,0 +1,30 @@
+"""The operator HTTP API (issue 6) on the scheduler's :class:`~dcos_scaleio.framework.scheduler.http_api.ApiServer`.
+
+:func:`install` is the one hook the scheduler calls (from ``app.install_routes``), once the
+issue-5 routes are in place, with everything the operator endpoints need:
+
+- ``api``: the ApiServer (``route``/``route_prefix``);
+- ``core``: the scheduler core (engine reads/writes only through ``core.call(fn)``;
+  operator commands through ``core.call(lambda c: c.apply(event))``);
+- ``reads``: the per-engine-version read cache (``reads.get(name, fn)``);
+- ``context``: :class:`ApiContext` (options or None when they are invalid, validation errors,
+  a ``gateway(endpoint)`` factory or None, the process environment).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+__all__ = ["ApiContext", "install"]
+
+
+@dataclass
+class ApiContext:
+    options: Any = None                       # dcos_scaleio.options Options, or None (bad options)
+    errors: list = field(default_factory=list)
+    gateway: Callable | None = None           # endpoint -> framework.cluster.Gateway
+    environ: Mapping[str, str] = field(default_factory=dict)
+
+
+def install(api, core, reads, context: ApiContext) -> None:
+    """Add the operator endpoints. (Filled in by the operator-API work; a no-op until then.)"""
