@@ -20,9 +20,16 @@ prints ONE JSON line once the scheduler serves ``/v1/plans/deploy``::
      "scheduler_pid": N, "pid_file": ".../scheduler.pid", "gateway_url": "https://..../api" | null,
      "ca_path": ".../ca.pem" | null, "admin_password": "...", "state_dir": ..., "mirror_url": ...,
      "options_file": ..., "store_url": ..., "mode": ..., "agents": [{"name", "ip", "hostname", "os"}],
-     "executor_artifact": {"url", "sha256"} | null}
+     "executor_artifact": {"url", "sha256"} | null,
+     "dcos_url": "https://127.0.0.1:P", "dcos_ca_path": ".../dcos/tls/ca.pem", "dcos_acs_token": "<jwt>",
+     "users": {"bootstrapuser": pw, "viewer": pw}, "api_token": "...", "service_name": "scaleio"}
 
 (``gateway_url``/``ca_path`` are null in provision mode: the framework installs the gateway.)
+
+The DC/OS front (:mod:`.dcos`: IAM + Admin Router, HTTPS with its own sandbox CA) always runs:
+``<dcos_url>/service/<service.name>/...`` reaches the scheduler, ``<dcos_url>/mesos/...`` the master;
+``dcos_acs_token`` is a bootstrapuser login token. The scheduler gets ``SCALEIO_IAM_JWKS_URL``,
+``SCALEIO_IAM_CA``, ``SCALEIO_API_TOKEN`` (= ``api_token``) and ``SCALEIO_API_OPERATORS=bootstrapuser``.
 SIGTERM/SIGINT stops everything it started (scheduler, executors, agents and their mounts, the
 ScaleIO system, ZooKeeper, the mirror). Without ``--state-dir`` a temp dir is used and removed.
 
@@ -32,7 +39,8 @@ unchanged). ``--dev-executor`` skips it: the options carry no executor URL and t
 ``--frozen-scheduler`` runs the built ``dcos-scaleio-scheduler`` artifact (what Marathon runs)
 instead of ``python -m dcos_scaleio.framework.scheduler``.
 
-Python API for tests: ``with SandboxUp(agents=3, mode="existing") as up: up.info, up.supervisor``.
+Python API for tests: ``with SandboxUp(agents=3, mode="existing", scheduler_env={...}) as up: up.info,
+up.supervisor, up.front.mint(uid, exp=...)``.
 """
 from __future__ import annotations
 
@@ -41,6 +49,7 @@ import copy
 import json
 import os
 import pathlib
+import secrets
 import shutil
 import signal
 import subprocess
@@ -51,6 +60,8 @@ import time
 import urllib.error
 import urllib.request
 
+from .dcos.front import DcosFront
+from .dcos.iam import BOOTSTRAP_USER
 from .demo import DISKS, KERNELS, World, demo_options
 from .scaleio.cli import admin_password
 from .supervisor import Supervisor
@@ -63,6 +74,7 @@ SCHEDULER_PROGRAM = "dcos-scaleio-scheduler"
 EXECUTOR_MIRROR_PATH = f"framework/{EXECUTOR_PROGRAM}.tar.gz"
 OS_CHOICES = ("mixed", "ubuntu", "rhel")
 SCHEDULER_MODULE = "dcos_scaleio.framework.scheduler"
+DEFAULT_SERVICE_NAME = "scaleio"
 EXECUTOR_MODULE = "dcos_scaleio.framework.executor"
 
 
@@ -179,6 +191,8 @@ class SandboxUp:
         self.ready_timeout = ready_timeout
         self.world: UpWorld | None = None
         self.zookeeper = None
+        self.front: DcosFront | None = None   # the DC/OS front (IAM + Admin Router); .mint() for tests
+        self.api_token = secrets.token_urlsafe(32)
         self.supervisor: Supervisor | None = None
         self.api_port: int | None = None
         self.executor_info: dict | None = None
@@ -220,6 +234,21 @@ class SandboxUp:
             opts["scaleio"]["gateway"] = {"ca_file": sio["ca_path"]}
         return deep_merge(opts, self.options_override)
 
+    @property
+    def service_name(self) -> str:
+        """The service's name (option ``service.name``), i.e. its ``/service/<name>`` route."""
+        return ((self.options_override.get("service") or {}).get("name")) or DEFAULT_SERVICE_NAME
+
+    def _start_front(self) -> None:
+        self.front = DcosFront(self.state_dir / "dcos", mesos_master=self.world.mesos.master_address).start()
+        # Read on every request: the route follows the supervised scheduler wherever it serves.
+        self.front.services.set(self.service_name, lambda: self.api_url if self.api_port else None)
+
+    def front_env(self) -> dict:
+        """What the scheduler needs to check credentials against this front (see the auth contract)."""
+        return {"SCALEIO_IAM_JWKS_URL": self.front.jwks_url, "SCALEIO_IAM_CA": self.front.ca_path,
+                "SCALEIO_API_TOKEN": self.api_token, "SCALEIO_API_OPERATORS": BOOTSTRAP_USER}
+
     def _start_scheduler(self) -> None:
         sandbox = self.state_dir / "scheduler"
         sandbox.mkdir(parents=True, exist_ok=True)
@@ -230,6 +259,7 @@ class SandboxUp:
         env.pop("SCALEIO_DEV_EXECUTOR_PYTHON", None)
         if self.dev_executor:
             env["SCALEIO_DEV_EXECUTOR_PYTHON"] = sys.executable
+        env.update(self.front_env())
         env.update(self.scheduler_env)
         if self.frozen_scheduler:
             self.scheduler_argv = unpack_scheduler(self.state_dir / "scheduler-bin")
@@ -267,6 +297,7 @@ class SandboxUp:
             self._serve_executor()
             store = self._store_options()
             self.world.start_mesos(self.agent_count)
+            self._start_front()
             self.world.provision_agents()
             if self.mode == "existing":
                 self.world.start_scaleio()
@@ -292,13 +323,22 @@ class SandboxUp:
                 "pid_file": str(self.pid_file), "gateway_url": sio.get("gateway_url"),
                 "ca_path": sio.get("ca_path"), "admin_password": w.password, "state_dir": str(self.state_dir),
                 "mirror_url": w.mirror.url, "options_file": str(self.options_file), "store_url": store_url,
-                "mode": self.mode, "agents": agents, "executor_artifact": self.executor_info}
+                "mode": self.mode, "agents": agents, "executor_artifact": self.executor_info,
+                **self._describe_front()}
+
+    def _describe_front(self) -> dict:
+        return {"dcos_url": self.front.url, "dcos_ca_path": self.front.ca_path,
+                "dcos_acs_token": self.front.token(BOOTSTRAP_USER), "users": self.front.users,
+                "api_token": self.api_token, "service_name": self.service_name}
 
     def stop(self) -> None:
         """Stop everything started, newest first; keep going past a part that fails to stop."""
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor = None
+        if self.front is not None:
+            self.front.stop()
+            self.front = None
         if self.world is not None:
             self.world.stop()   # ScaleIO system, Mesos (executors, agents, mounts), mirror
             self.world = None

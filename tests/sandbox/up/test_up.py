@@ -125,7 +125,8 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
     proc, info = up_process
     state_dir = info["state_dir"]
     for key in ("master", "control_url", "scheduler_api", "scheduler_pid", "gateway_url", "ca_path",
-                "admin_password", "state_dir", "mirror_url", "pid_file", "options_file"):
+                "admin_password", "state_dir", "mirror_url", "pid_file", "options_file",
+                "dcos_url", "dcos_ca_path", "dcos_acs_token", "users", "api_token"):
         assert info[key], key
     assert [a["os"] for a in info["agents"]] == ["ubuntu", "rhel"]
 

@@ -1,10 +1,13 @@
 """``SandboxUp`` (the Python API behind ``sandbox up``): ZooKeeper store, dev executor, clean stop."""
 import json
 import os
+import time
 import urllib.error
 import urllib.request
 
+import jwt
 import pytest
+import requests
 
 from dcos_scaleio.sandbox.up import SandboxUp
 from dcos_scaleio.sandbox.zookeeper import four_letter_word
@@ -47,11 +50,42 @@ def test_zookeeper_store_and_dev_executor_in_provision_mode():
         except urllib.error.HTTPError as exc:
             status, plan = exc.code, json.loads(exc.read())
         assert status in (200, 202, 417) and plan["phases"], (status, plan)
+
+        _check_front(up, info, env)
     # Stopped: ZooKeeper is down, the temporary state dir is gone, no mount left behind.
     assert four_letter_word(zk_port, "ruok", timeout=0.5) is None
     assert not os.path.exists(state_dir)
     with open("/proc/mounts") as fh:
         assert [line for line in fh if state_dir in line] == []
+
+
+def _check_front(up, info, env):
+    """The DC/OS front: keys in the info, the scheduler's auth env, /service/scaleio and /mesos routes."""
+    assert info["dcos_url"].startswith("https://127.0.0.1:")
+    assert os.path.isfile(info["dcos_ca_path"])
+    assert set(info["users"]) == {"bootstrapuser", "viewer"} and all(info["users"].values())
+    assert info["api_token"] and info["service_name"] == "scaleio"
+    assert env["SCALEIO_IAM_JWKS_URL"] == info["dcos_url"] + "/acs/api/v1/auth/jwks"
+    assert env["SCALEIO_IAM_CA"] == info["dcos_ca_path"]
+    assert env["SCALEIO_API_TOKEN"] == info["api_token"]
+    assert env["SCALEIO_API_OPERATORS"] == "bootstrapuser"
+
+    http = requests.Session()
+    http.trust_env = False            # verify with the sandbox CA, not REQUESTS_CA_BUNDLE
+    http.verify = info["dcos_ca_path"]
+    keys = http.get(env["SCALEIO_IAM_JWKS_URL"], timeout=10).json()
+    claims = jwt.decode(info["dcos_acs_token"], jwt.PyJWK.from_dict(keys["keys"][0]).key, algorithms=["RS256"])
+    assert claims["uid"] == "bootstrapuser" and claims["exp"] > time.time()
+
+    auth = {"Authorization": "token=" + info["dcos_acs_token"]}
+    through = http.get(info["dcos_url"] + "/service/scaleio/v1/plans/deploy", headers=auth, timeout=10)
+    assert through.status_code in (200, 202, 417) and through.json()["phases"]
+    assert http.get(info["dcos_url"] + "/service/scaleio/v1/plans/deploy", timeout=10).status_code == 401
+    expired = up.front.mint("bootstrapuser", exp=int(time.time()) - 1)
+    assert http.get(info["dcos_url"] + "/service/scaleio/v1/plans", timeout=10,
+                    headers={"Authorization": "token=" + expired}).status_code == 401
+    state = http.get(info["dcos_url"] + "/mesos/master/state", headers=auth, timeout=10)
+    assert state.status_code == 200 and len(state.json()["slaves"]) == len(info["agents"])
 
 
 def test_bad_arguments_are_refused_before_anything_starts(tmp_path):
