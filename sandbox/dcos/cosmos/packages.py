@@ -86,8 +86,11 @@ def render_app(pkg: dict, options: dict | None, source: str, app_id: str | None 
     try:
         app = render(pkg, options or {})
     except (ValueError, TypeError) as exc:
+        if type(exc).__name__ == "MustacheSyntaxError":
+            raise CosmosError(400, "InvalidMustacheTemplate", f"The package's Marathon template does not compile: "
+                              f"{exc}", {"packageName": pkg["name"], "packageVersion": pkg["version"]}) from None
         raise CosmosError(400, "MarathonTemplateMustBeJsonObject",
-                          f"Rendered Marathon JSON must be a JSON object ({type(exc).__name__}: {exc})", {}) from None
+                          f"Rendered Marathon JSON must be a JSON object ({exc})", {}) from None
     if not isinstance(app, dict):
         raise CosmosError(400, "MarathonTemplateMustBeJsonObject", "Rendered Marathon JSON must be a JSON object", {})
     labels = app.get("labels") or {}
