@@ -20,6 +20,20 @@ GATEWAY = {"ubuntu": ["openjdk-8-jre", "binutils"], "rhel": ["java-1.8.0-openjdk
 GIB = 1024 ** 3
 
 
+def missing_prerequisites(ctx, groups) -> list:
+    """The OS packages of ``groups`` (e.g. ``(MDM,)``) this host still lacks. The mdm and gateway
+    steps install theirs themselves: deps may have run before the agent was chosen as an MDM
+    (``mdm`` false, e.g. an agent that came up before the MDM placement was decided)."""
+    f = ctx.os_family
+    return ctx.pm.missing([name for group in groups for name in group[f]])
+
+
+def install_prerequisites(ctx, names) -> None:
+    if names:
+        ctx.pm.install_repo(names)
+        ctx.changed("installed prerequisites " + " ".join(names))
+
+
 class Deps(Step):
     NAME = "deps"
     PARAMS = spec(COMMON, mdm=(v.boolean, False, False), discover_disks=(v.boolean, False, False))

@@ -17,12 +17,14 @@ from .. import services, validate as v
 from ..hostcmd import listening_ports
 from ..step import Step, StepError
 from .common import SCALEIO, spec
+from .deps import GATEWAY, MDM, install_prerequisites, missing_prerequisites
 from .mdm import conf_value, set_conf_value
 
 GATEWAY_DIR = "/opt/emc/scaleio/gateway"
 USER_PROPS = GATEWAY_DIR + "/webapps/ROOT/WEB-INF/classes/gatewayUser.properties"
 CATALINA_PROPS = GATEWAY_DIR + "/conf/catalina.properties"
 UNIT = "scaleio-gateway"
+PREREQUISITES = (MDM, GATEWAY)     # LIA and the gateway run on MDM agents only (see deps)
 
 
 class Gateway(Step):
@@ -48,7 +50,7 @@ class Gateway(Step):
 
     def check(self, ctx):
         from ..packages import version_matches
-        todo = []
+        todo = ["prerequisites"] if missing_prerequisites(ctx, PREREQUISITES) else []
         versions = ctx.pm.installed_versions([ctx.pm.name(c) for c in ("lia", "gateway")])
         for comp in ("lia", "gateway"):
             have = versions.get(ctx.pm.name(comp))
@@ -66,6 +68,8 @@ class Gateway(Step):
         p, host = ctx.params, ctx.host
         password = ctx.secret("admin_password")
         tls = p["artifact_tls_verify"]
+        if "prerequisites" in todo:
+            install_prerequisites(ctx, missing_prerequisites(ctx, PREREQUISITES))
         ctx.pm.ensure(ctx, "lia", p["scaleio_version"], env={"TOKEN": password}, verify_tls=tls)
         ctx.pm.ensure(ctx, "gateway", p["scaleio_version"],
                                      env={"GATEWAY_ADMIN_PASSWORD": password, "MDM_IP": ",".join(p["mdm_ips"])},

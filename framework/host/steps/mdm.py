@@ -11,6 +11,7 @@ from .. import services, validate as v
 from ..step import Step, StepError
 from . import scli
 from .common import SCALEIO, spec
+from .deps import MDM as MDM_PREREQUISITES, install_prerequisites, missing_prerequisites
 
 MDM_CONF = "/opt/emc/scaleio/mdm/cfg/conf.txt"
 MDM_PORT = 9011
@@ -50,7 +51,7 @@ class Mdm(Step):
         return "1" if manager else "0"
 
     def check(self, ctx):
-        todo = []
+        todo = ["prerequisites"] if missing_prerequisites(ctx, (MDM_PREREQUISITES,)) else []
         from ..packages import version_matches
         have = ctx.pm.installed_version(ctx.pm.name("mdm"))
         ctx.fact("mdm_version", have)
@@ -64,6 +65,8 @@ class Mdm(Step):
 
     def act(self, ctx, todo):
         flag = self.manager_flag(ctx)
+        if "prerequisites" in todo:
+            install_prerequisites(ctx, missing_prerequisites(ctx, (MDM_PREREQUISITES,)))
         if "package" in todo:
             ctx.pm.ensure(ctx, "mdm", ctx.params["scaleio_version"], env={"MDM_ROLE_IS_MANAGER": flag},
                           verify_tls=ctx.params["artifact_tls_verify"])
