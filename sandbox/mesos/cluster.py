@@ -26,7 +26,7 @@ from .httpserver import HttpServer
 from .master import Master, MasterEndpoint
 from .operator_api import OperatorApi
 from .protocol import DEFAULT_VERSION
-from .sim import SimAgent
+from .sim import SimAgent, compile_durations
 from .spec import AgentSpec
 from .zk_leader import ZkPublisher
 
@@ -53,7 +53,7 @@ class MesosCluster:
     def __init__(self, state_dir, agents=(), *, masters=1, master_host="127.0.0.1", port=0, control_port=0,
                  heartbeat_interval=15.0, allocation_interval=1.0, version=DEFAULT_VERSION,
                  update_retry=(10.0, 600.0), agent_ping_timeout=75.0, offer_timeout=None, time_scale=1.0,
-                 simulated=False, sim_task_duration=5.0, ip_prefix=None, master_restart_delay=0.5, zk=None,
+                 simulated=False, sim_task_duration=5.0, sim_task_durations=(), ip_prefix=None, master_restart_delay=0.5, zk=None,
                  credentials=None):
         """Options (durations are emulated seconds, see ``time_scale``):
 
@@ -64,7 +64,8 @@ class MesosCluster:
           ``update_retry`` (agent status update resend: first interval, cap), ``agent_ping_timeout``
           (a stopped agent becomes unreachable), ``offer_timeout`` (rescind held offers; None: never);
         - ``simulated``: benchmark agents without processes or roots, tasks end after
-          ``sim_task_duration``; ``ip_prefix``: ``"127.X"`` for agent addresses (default: a free one);
+          ``sim_task_duration``, or per task name after the first matching ``sim_task_durations``
+          entry (``{regex: seconds}``, see :mod:`.sim`); ``ip_prefix``: ``"127.X"`` for agent addresses (default: a free one);
         - ``zk``: ``host:port/path`` to publish master znodes; ``credentials``: {principal: secret}
           enables HTTP Basic framework authentication; ``version``: the masters' Mesos version.
         """
@@ -78,6 +79,7 @@ class MesosCluster:
         self.update_retry = update_retry
         self.simulated = simulated
         self.sim_task_duration = sim_task_duration
+        self.sim_task_durations = compile_durations(sim_task_durations)
         self.ip_prefix = ip_prefix
         self.master_restart_delay = master_restart_delay
         self.zk = ZkPublisher(zk) if zk else None      # publish MasterInfo znodes for zk:// detection
@@ -185,7 +187,7 @@ class MesosCluster:
             spec.hostname = spec.ip
         if self.simulated:
             agent = SimAgent(spec, master=self.master, clock=self.clock, task_duration=self.sim_task_duration,
-                             update_retry=self.update_retry)
+                             update_retry=self.update_retry, task_durations=self.sim_task_durations)
         else:
             agent = Agent(spec, master=self.master, clock=self.clock, state_dir=self.state_dir,
                           control_url=self.control.url, update_retry=self.update_retry)

@@ -1,12 +1,16 @@
 """Simulated-executor agents, for benchmarks only (never for end-to-end tests).
 
 A :class:`SimAgent` has no root, no HTTP server and no processes: a launched task goes TASK_RUNNING at
-once and TASK_FINISHED after ``task_duration`` seconds (``None``: it runs until killed); a task label
-``sim_duration`` overrides it per task and ``sim_result`` (``FINISHED``/``FAILED``) picks the end state.
+once and TASK_FINISHED after its duration (emulated seconds; ``None``: it runs until killed). The
+duration is, first match wins: the task label ``sim_duration``; the first ``task_durations`` entry
+(``(regex, seconds)`` pairs, or a dict) whose regex matches the start of the TaskInfo ``name`` (how a
+benchmark gives each kind of step its own duration without the framework knowing it is simulated);
+``task_duration``. A label ``sim_result`` (``FINISHED``/``FAILED``) picks the end state.
 Updates still go through the reliable status update manager, so schedulers must acknowledge them.
 One process can carry thousands of these.
 """
 import os
+import re
 
 from . import flags as flagmod
 from . import resources as res
@@ -14,8 +18,14 @@ from .protocol import TERMINAL_STATES, b64, idv, now
 from .status_updates import StatusUpdateManager
 
 
+def compile_durations(task_durations):
+    """``{regex: seconds}`` or ``[(regex, seconds), ...]`` -> ``[(compiled regex, float | None)]`` (order kept)."""
+    items = task_durations.items() if isinstance(task_durations, dict) else task_durations
+    return [(re.compile(p), None if s is None else float(s)) for p, s in items]
+
+
 class SimAgent:
-    def __init__(self, spec, *, master, clock, task_duration=5.0, update_retry=(10.0, 600.0)):
+    def __init__(self, spec, *, master, clock, task_duration=5.0, update_retry=(10.0, 600.0), task_durations=()):
         self.spec = spec
         self.name = spec.name
         self.ip = spec.ip
@@ -27,6 +37,7 @@ class SimAgent:
         self.master = master
         self.clock = clock
         self.task_duration = task_duration
+        self.task_durations = compile_durations(task_durations)
         self.agent_id = None
         self.state = "stopped"
         self.tasks = {}                 # (fid, tid) -> [info, eid, state, status, timer]
@@ -109,12 +120,20 @@ class SimAgent:
         for task in tasks:
             tid = task["task_id"]["value"]
             labels = {lab.get("key"): lab.get("value") for lab in (task.get("labels") or {}).get("labels", [])}
-            duration = float(labels["sim_duration"]) if "sim_duration" in labels else self.task_duration
+            duration = float(labels["sim_duration"]) if "sim_duration" in labels else self.duration_for(task)
             result = "TASK_" + labels.get("sim_result", "FINISHED").upper()
             self.tasks[(fid, tid)] = [task, eid, "TASK_STAGING", None, None]
             self._update(fid, tid, "TASK_RUNNING")
             if duration is not None:
                 self.tasks[(fid, tid)][4] = self.clock.call_later(duration, self._update, fid, tid, result)
+
+    def duration_for(self, task):
+        """Emulated seconds ``task`` runs for (without a ``sim_duration`` label): see the module docstring."""
+        name = task.get("name") or ""
+        for pattern, seconds in self.task_durations:
+            if pattern.match(name):
+                return seconds
+        return self.task_duration
 
     def kill_task(self, fid, tid, kill_policy=None):
         entry = self.tasks.get((fid, tid))
