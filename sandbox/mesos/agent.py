@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 
-from . import agent_operator, containerizer, executor_api, flags as flagmod, modules, volumes
+from . import agent_files, agent_operator, containerizer, executor_api, flags as flagmod, modules, volumes
 from . import resources as res
 from .agent_executors import AgentTask, Executor, ExecutorMixin
 from .httpserver import HttpServer, Response, json_response
@@ -56,6 +56,7 @@ class Agent(ExecutorMixin):
         self.tasks = {}                 # (fid, tid) -> AgentTask
         self.removing = set()           # frameworks being removed: no updates for them
         self.vols = volumes.VolumeManager()
+        self.completed_executors = agent_files.CompletedExecutors()
         self.sum = StatusUpdateManager(clock, self._forward_update, *update_retry)
         self.sum.paused = True
         self.server = None
@@ -147,6 +148,7 @@ class Agent(ExecutorMixin):
             # A fresh agent: whatever ran under the old identity is an orphan and is destroyed.
             await self._destroy_all(updates=False)
             self.tasks.clear()
+            self.completed_executors.clear()
             self.frameworks.clear()
             self.sum.stop()
             self.sum.streams.clear()
@@ -240,11 +242,13 @@ class Agent(ExecutorMixin):
             self.master.agent_disconnected(self.agent_id)
 
     async def reboot(self, start=True):
-        """The agent's host reboots: every process inside dies and runtime state (/run, /tmp) is lost.
-        Executors are not recovered after a reboot; the agent keeps its ID if its info is unchanged,
-        and the master reports the vanished tasks when it reregisters."""
+        """The agent's host reboots (or crashes, or is powered off with ``start=False``): every process
+        inside dies and runtime state (/run, /tmp) is lost. Executors are not recovered after a reboot;
+        the agent keeps its ID if its info is unchanged, and the master reports the vanished tasks when
+        it reregisters. Docker volumes are NOT released: no ``dvdcli unmount`` runs on a dying host,
+        so an external volume stays mapped to this host's SDC until another host preempts it."""
         await self.stop_process()
-        await self._destroy_all(updates=False)
+        await self._destroy_all(updates=False, release_volumes=False)
         await asyncio.to_thread(self.vols.refs.clear)
         await asyncio.to_thread(self.root.reboot)
         if start:
@@ -288,6 +292,8 @@ class Agent(ExecutorMixin):
             return json_response({"flags": dict(self.config.flags)})
         if path in ("/state", "/state.json", "/slave(1)/state", "/slave(1)/state.json"):
             return json_response(self.state_json())
+        if path.startswith("/files/"):
+            return await agent_files.handle(self, request, path)
         if path == "/version":
             return json_response({"version": self.version, "git_tag": self.version})
         if path == "/health":
@@ -305,6 +311,15 @@ class Agent(ExecutorMixin):
                 "tasks": [{"id": tid, "state": self.tasks[(fid, tid)].state} for tid in ex.tasks
                           if (fid, tid) in self.tasks],
                 "queued_tasks": [t["task_id"]["value"] for tasks, _ in ex.queue for t in tasks]})
+        completed = self.completed_executors.by_framework()
+        for fid, done in completed.items():
+            if fid in frameworks:
+                frameworks[fid]["completed_executors"] = done
+        completed_frameworks = [{"id": fid, "name": self.frameworks.get(fid, {}).get("name"), "executors": [],
+                                 "completed_executors": done} for fid, done in completed.items()
+                                if fid not in frameworks]
+        for fw in frameworks.values():
+            fw.setdefault("completed_executors", [])
         attributes = {k: v for k, v in self.config.attributes}
         return {"version": self.version, "id": self.agent_id, "pid": f"slave(1)@{self.ip}:{self.port}",
                 "hostname": self.hostname, "flags": dict(self.config.flags), "attributes": attributes,
@@ -313,7 +328,8 @@ class Agent(ExecutorMixin):
                               for k, v in self.total_resources.items()},
                 "reserved_resources": {self.role: {}} if self.role != "*" else {},
                 "master_hostname": self.master.leader_endpoint.host if self.master.leader_endpoint else None,
-                "frameworks": list(frameworks.values()), "state": self.state}
+                "frameworks": list(frameworks.values()), "completed_frameworks": completed_frameworks,
+                "state": self.state}
 
     # ------------------------------------------------------------------ from the master
     def _partition_aware(self, fid):

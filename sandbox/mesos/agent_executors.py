@@ -268,8 +268,11 @@ class ExecutorMixin:
             await self._terminate(ex, updates=ex.fid not in self.removing)
 
     async def _terminate(self, ex, *, updates=True, state="TASK_FAILED", reason="REASON_EXECUTOR_TERMINATED",
-                         message=None, status=None, purge=None):
-        """Destroy the container and report: TASK_x for every live task, then FAILURE via the master."""
+                         message=None, status=None, purge=None, release_volumes=True):
+        """Destroy the container and report: TASK_x for every live task, then FAILURE via the master.
+        ``release_volumes=False`` when the host itself goes down: nothing runs ``dvdcli unmount``, so
+        the volume stays mapped to this host's SDC (the isolator's checkpoint lives in /var/run and is
+        lost too), and the next host must preempt it."""
         if ex.state == "terminated":
             return
         ex.state = "terminated"
@@ -291,7 +294,7 @@ class ExecutorMixin:
             stream.close()
         if ex.volumes:
             vols, ex.volumes = ex.volumes, []
-            for vol in vols:
+            for vol in vols if release_volumes else ():
                 await asyncio.to_thread(self.vols.unmount, self.root, vol)
         if updates and ex.fid not in self.removing:
             if message is None:
@@ -303,6 +306,7 @@ class ExecutorMixin:
                     self._agent_update(ex.fid, tid, ex.id, state, reason, message)
         if self.executors.get((ex.fid, ex.id)) is ex:
             del self.executors[(ex.fid, ex.id)]
+        self.completed_executors.add(ex, self.tasks)
         if (not updates) if purge is None else purge:
             for tid in ex.tasks:
                 self.tasks.pop((ex.fid, tid), None)
@@ -315,9 +319,9 @@ class ExecutorMixin:
             return f"terminated by signal {status & 0x7F}"
         return f"exited with status {status >> 8}"
 
-    async def _destroy_all(self, updates):
+    async def _destroy_all(self, updates, release_volumes=True):
         for ex in list(self.executors.values()):
-            await self._terminate(ex, updates=updates)
+            await self._terminate(ex, updates=updates, release_volumes=release_volumes)
         self.executors.clear()
 
     async def _watch_processes(self):

@@ -9,7 +9,9 @@
   so an executor inside the agent can call it and still resubscribe
 - ``POST {control_url}/agents/{name}/stop|kill``       the agent process dies, executors live on
 - ``POST {control_url}/agents/{name}/start``           body ``{"wait": bool}``
-- ``POST {control_url}/agents/{name}/reboot``          body ``{"start": bool}`` (default true)
+- ``POST {control_url}/agents/{name}/reboot``          body ``{"start": bool}`` (default true); with
+  ``start`` false the host stays powered off (what "the agent's host died" looks like: every process
+  in it is gone, its SDC disconnects, its docker volumes stay mapped)
 - ``POST {control_url}/agents/{name}/remove|partition|heal``
 - ``POST {control_url}/frameworks/drop``               body ``{"framework_id": id or null}``
 - ``POST {control_url}/frameworks/freeze``             same body: the subscription goes silently half-open
@@ -17,6 +19,9 @@
 - ``POST {control_url}/master/restart``                body ``{"down_seconds": s}``
 - ``POST {control_url}/master/recovering``             body ``{"value": bool}``
 - ``POST {control_url}/master/rescind``                body ``{"offer_id": id or null}``
+- ``POST {control_url}/master/agent_ping_timeout``     body ``{"seconds": s}``: how long a disconnected
+  agent may stay away before the master marks it unreachable (real master: ``--agent_ping_timeout`` x
+  ``--max_agent_ping_timeouts``, 75 s by default); applies to disconnections from then on
 - ``POST {control_url}/time_scale``                    body ``{"scale": float}``
 """
 import json
@@ -91,6 +96,12 @@ class ControlApi:
                 return json_response({"ok": await c._set("recovering", body.get("value", True))})
             if parts == ["master", "rescind"]:
                 return json_response({"ok": await c._rescind(body.get("offer_id"))})
+            if parts == ["master", "agent_ping_timeout"]:
+                seconds = float(body["seconds"])
+                if not 0 < seconds <= 86400:
+                    raise ValueError("seconds must be in (0, 86400]")
+                c.master.agent_ping_timeout = seconds
+                return json_response({"agent_ping_timeout": seconds})
             if parts == ["time_scale"]:
                 return json_response({"ok": await c._set("time_scale", body["scale"])})
         except (ValueError, KeyError, TypeError) as exc:

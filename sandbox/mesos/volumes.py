@@ -77,7 +77,7 @@ def volume_support(root, config, kind):
     has passed :func:`.modules.startup_error`, so a DVDI module named in ``--isolation`` is loaded."""
     dvdi = DVDI_MODULE in config.isolation
     if kind == "docker/volume" and "docker/volume" not in config.isolation and not dvdi:
-        return "Failed to launch container: docker volumes need the 'docker/volume' isolator, which is not enabled"
+        return "docker volumes need the 'docker/volume' isolator, which is not enabled"
     if kind == "dvdi" and not dvdi:
         return None                     # without the module the DVDI_* variables are plain environment
     if find_dvdcli(root) is None:
