@@ -12,6 +12,7 @@ issue-5 routes are in place, with everything the operator endpoints need:
 """
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
@@ -26,5 +27,19 @@ class ApiContext:
     environ: Mapping[str, str] = field(default_factory=dict)
 
 
-def install(api, core, reads, context: ApiContext) -> None:
-    """Add the operator endpoints. (Filled in by the operator-API work; a no-op until then.)"""
+def install(api, core, reads, context: ApiContext, clock: Callable[[], float] = time.time) -> None:
+    """Add the operator endpoints (see README.md in this folder for the route list).
+
+    Mutating routes are guarded by an :class:`~.auth.Authenticator` built from ``context.environ``
+    (``SCALEIO_IAM_JWKS_URL``, ``SCALEIO_IAM_CA``, ``SCALEIO_API_TOKEN``, ``SCALEIO_API_OPERATORS``).
+    """
+    from . import metrics, nodes, openapi, plans, preview, service
+    from .auth import Authenticator
+    authenticator = Authenticator.from_environ(context.environ)
+    view = service.ClusterView(core, context)
+    plans.install(api, core, reads, authenticator, clock)
+    nodes.install(api, core, reads, authenticator, clock)
+    service.install(api, core, reads, context, view)
+    metrics.install(api, core, reads, view)
+    preview.install(api, core, context, clock)
+    openapi.install(api)

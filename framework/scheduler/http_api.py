@@ -7,7 +7,9 @@ Issue 5 serves ``GET /v1/plans/deploy``, ``GET /v1/plans``, ``GET /v1/health`` a
 A handler is ``fn(request) -> Reply``; :class:`Request` has ``method``, ``path``, ``query``
 (first value per name), ``headers`` and ``body`` (bytes). Handlers run on the server's request
 threads; they read engine state through the core loop (``Core.call``), never directly.
-Errors are JSON ``{"message": ...}``; a handler that raises answers 500 without details.
+Errors are JSON ``{"message": ...}``; a handler that raises answers 500 without details. Bodies
+over :data:`MAX_BODY` are 413, chunked bodies 411, a bad Content-Length 400 (each closes the
+connection); a path served only with other methods is 405 with ``Allow``; HEAD is GET without body.
 """
 from __future__ import annotations
 
@@ -53,18 +55,38 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "dcos-scaleio-scheduler"
     protocol_version = "HTTP/1.1"
 
+    def _refuse(self, status: int, message: str):
+        """Answer without reading the body, and close: unread body bytes must not be taken for
+        the next request on this connection."""
+        self.close_connection = True
+        return self._send(json_reply(status, {"message": message}, Connection="close"))
+
     def _serve(self):
         api: ApiServer = self.server.api
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            return self._refuse(411, "chunked request bodies are not supported: send Content-Length")
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if length < 0:
+            return self._refuse(400, "invalid Content-Length")
         if length > MAX_BODY:
-            return self._send(json_reply(413, {"message": "request body too large"}))
+            return self._refuse(413, f"request body too large (at most {MAX_BODY} bytes)")
         body = self.rfile.read(length) if length else b""
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         req = Request(self.command, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
-        handler = api.find(self.command, parts.path)
+        method = "GET" if self.command == "HEAD" else self.command
+        handler = api.find(method, parts.path)
         try:
-            reply = handler(req) if handler else json_reply(404, {"message": f"no such endpoint: {self.command} {parts.path}"})
+            if handler is not None:
+                reply = handler(req)
+            else:
+                allowed = api.allowed_methods(parts.path)
+                reply = (json_reply(405, {"message": f"{self.command} is not allowed on {parts.path}"},
+                                    Allow=", ".join(allowed)) if allowed
+                         else json_reply(404, {"message": f"no such endpoint: {self.command} {parts.path}"}))
         except Exception:
             LOG.exception("handler for %s %s failed", self.command, parts.path)
             reply = json_reply(500, {"message": "internal error"})
@@ -112,6 +134,10 @@ class ApiServer:
             if m == method and path.startswith(prefix):
                 return handler
         return None
+
+    def allowed_methods(self, path: str) -> list[str]:
+        """The methods some route serves ``path`` with (for 405 answers); empty: no such path."""
+        return sorted(m for m in ("GET", "POST", "PUT", "DELETE") if self.find(m, path) is not None)
 
     def start(self) -> "ApiServer":
         self._server = ThreadingHTTPServer((self.host, self._port), _Handler)

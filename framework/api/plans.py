@@ -1,0 +1,76 @@
+"""Plans, as the dcos-commons scheduler serves them.
+
+- ``GET /v1/plans`` -> the plan names; ``GET /v1/plans/<plan>`` -> plan JSON with 200 (COMPLETE),
+  202 (in progress) or 417 (errors); 404 ``{"message": "Plan X not found"}``.
+- ``POST /v1/plans/<plan>/<verb>?phase=&step=`` with verb ``start``, ``stop``, ``interrupt``
+  (pause), ``continue`` (resume), ``forceComplete``, ``restart``; phase and step by name or id.
+  200 ``{"message": "Received cmd: <verb> <plan> ..."}``; 404 naming the unknown plan, phase or step.
+  ``start`` accepts the SDK's optional JSON object of parameters, which must be empty (this
+  service's plans take none). Authenticated (see :mod:`.auth`).
+"""
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from dcos_scaleio.framework.scheduler.http_api import json_reply
+from dcos_scaleio.plan import OperatorCommand, UnknownElement, http_status, plan_json, plan_status
+
+from .common import BadRequest, engine_call, error, guarded, handled, json_body
+
+__all__ = ["install", "VERBS"]
+
+# URL verb -> engine verb (OperatorCommand.verb)
+VERBS = {"start": "start", "stop": "stop", "interrupt": "interrupt", "continue": "continue",
+         "forceComplete": "force_complete", "restart": "restart"}
+PREFIX = "/v1/plans/"
+
+
+def _split(path: str) -> list[str]:
+    return [unquote(p) for p in path[len(PREFIX):].split("/")]
+
+
+def install(api, core, reads, authenticator, clock) -> None:
+    def names(req):
+        return json_reply(200, reads.get("plan-names", lambda c: list(c.engine.plans)))
+
+    def get_plan(req):
+        parts = _split(req.path)
+        if len(parts) != 1 or not parts[0]:
+            return error(404, f"no such endpoint: GET {req.path}")
+        name = parts[0]
+
+        def read(c):
+            if name not in c.engine.plans:
+                return None
+            return plan_json(c.engine, name), http_status(plan_status(c.engine, name))
+        got = reads.get("plan:" + name, read)
+        if got is None:
+            return error(404, f"Plan {name} not found")
+        return json_reply(got[1], got[0])
+
+    def command(req):
+        parts = _split(req.path)
+        if len(parts) != 2 or not parts[0] or parts[1] not in VERBS:
+            verbs = ", ".join(VERBS)
+            return error(404, f"no such endpoint: POST {req.path} (verbs: {verbs})")
+        plan, verb = parts
+        params = json_body(req, allow_empty=True)
+        if params not in (None, {}):
+            if not isinstance(params, dict):
+                raise BadRequest("the body must be a JSON object of parameters", field="(body)")
+            raise BadRequest("this service's plans take no parameters", field=next(iter(params)))
+        phase, step = req.query.get("phase") or None, req.query.get("step") or None
+        if step and not phase:
+            raise BadRequest("a step needs its phase (?phase=...&step=...)", field="phase")
+        event = OperatorCommand(clock(), VERBS[verb], plan, phase, step)
+        try:
+            engine_call(core, lambda c: c.apply(event))
+        except UnknownElement as exc:
+            return error(404, str(exc))
+        target = plan + "".join(f" {k}={v}" for k, v in (("phase", phase), ("step", step)) if v)
+        return json_reply(200, {"message": f"Received cmd: {verb} {target}"})
+
+    api.route("GET", "/v1/plans", handled(names))
+    api.route_prefix("GET", PREFIX, handled(get_plan))
+    api.route("GET", "/v1/plans/deploy", handled(get_plan))
+    api.route_prefix("POST", PREFIX, guarded(authenticator, command))
