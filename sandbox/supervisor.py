@@ -18,6 +18,17 @@ Contract:
   removed by stop(). ``restarts`` counts restarts; ``exits`` records (pid, returncode) of dead children.
 - stdout/stderr of every incarnation are appended to ``<log_dir>/stdout`` and ``<log_dir>/stderr``
   (a ``--- start pid N`` marker line in each), like a Mesos sandbox keeps them.
+
+Hooks (what the sandbox's Marathon uses to run each launch as a new task in a fresh directory):
+- ``prepare()`` runs before every spawn, on the supervising thread and outside the lock; it may
+  return a dict overriding ``argv``, ``env``, ``cwd`` and ``log_dir`` for that incarnation. An
+  exception from it counts as a spawn failure (recorded, retried with backoff).
+- ``on_spawn(pid)`` and ``on_exit(pid, returncode)`` are called on the supervising thread.
+- ``retry_start=True``: a first spawn that fails is retried like a restart instead of raising from
+  start() (start() then returns after the first attempt, whatever its outcome).
+- ``pid_file=None``: no pid file. ``backoff_factor`` (default 2) multiplies the backoff per restart.
+- ``kill_child(grace)``: end the current incarnation (SIGTERM, SIGKILL after ``grace``); supervision
+  goes on, so it is replaced (a health-check kill).
 """
 from __future__ import annotations
 
@@ -28,6 +39,7 @@ import signal
 import subprocess
 import threading
 import time
+from typing import Callable, Optional
 
 _PR_SET_PDEATHSIG = 1
 
@@ -49,17 +61,22 @@ class Supervisor:
 
     def __init__(self, argv, *, pid_file, log_dir, env=None, cwd=None, name="child",
                  backoff_initial: float = 0.5, backoff_max: float = 10.0, stable_after: float = 30.0,
-                 stop_grace: float = 15.0):
-        if not argv or not all(isinstance(a, str) for a in argv):
-            raise ValueError("argv must be a non-empty list of strings")
+                 stop_grace: float = 15.0, backoff_factor: float = 2.0,
+                 prepare: Optional[Callable[[], Optional[dict]]] = None,
+                 on_spawn: Optional[Callable[[int], None]] = None,
+                 on_exit: Optional[Callable[[int, int], None]] = None, retry_start: bool = False):
+        _check_argv(argv)
         self.argv = list(argv)
-        self.pid_file = pathlib.Path(pid_file)
+        self.pid_file = pathlib.Path(pid_file) if pid_file is not None else None
         self.log_dir = pathlib.Path(log_dir)
         self.env = dict(os.environ if env is None else env)
         self.cwd = str(cwd) if cwd is not None else None
         self.name = name
         self.backoff_initial, self.backoff_max, self.stable_after = backoff_initial, backoff_max, stable_after
         self.stop_grace = stop_grace
+        self.backoff_factor = backoff_factor
+        self.prepare, self.on_spawn, self.on_exit = prepare, on_spawn, on_exit
+        self.retry_start = retry_start
         self.restarts = 0
         self.exits: list[tuple[int, int]] = []
         self.spawn_failures: list[str] = []   # restarts that could not exec (retried with backoff)
@@ -69,6 +86,7 @@ class Supervisor:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._spawn_error: BaseException | None = None
+        self._first_attempt_done = False
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Supervisor":
@@ -80,17 +98,20 @@ class Supervisor:
             self.log_dir.mkdir(parents=True, exist_ok=True)
             self._thread = threading.Thread(target=self._watch, name=f"supervise-{self.name}", daemon=True)
             self._thread.start()
-            while self._proc is None and self._spawn_error is None:
+            while self._proc is None and self._spawn_error is None and not self._first_attempt_done:
                 self._changed.wait()
             if self._spawn_error is not None:
                 raise self._spawn_error
         return self
 
-    def _spawn_locked(self) -> None:
-        out = open(self.log_dir / "stdout", "ab")
-        err = open(self.log_dir / "stderr", "ab")
+    def _spawn_locked(self, launch: dict) -> None:
+        log_dir = pathlib.Path(launch.get("log_dir", self.log_dir))
+        log_dir.mkdir(parents=True, exist_ok=True)
+        out = open(log_dir / "stdout", "ab")
+        err = open(log_dir / "stderr", "ab")
         try:
-            proc = subprocess.Popen(self.argv, env=self.env, cwd=self.cwd, stdin=subprocess.DEVNULL,
+            proc = subprocess.Popen(launch.get("argv", self.argv), env=launch.get("env", self.env),
+                                    cwd=launch.get("cwd", self.cwd), stdin=subprocess.DEVNULL,
                                     stdout=out, stderr=err, start_new_session=True, preexec_fn=_child_setup)
             for fh in (out, err):
                 fh.write(f"--- start pid {proc.pid}\n".encode())
@@ -100,43 +121,77 @@ class Supervisor:
             err.close()
         self._proc = proc
         self._started_at = time.monotonic()
-        write_pid_file(self.pid_file, proc.pid)
+        if self.pid_file is not None:
+            write_pid_file(self.pid_file, proc.pid)
         self._changed.notify_all()
 
-    def _watch(self) -> None:
+    def _launch(self) -> None:
+        """One spawn attempt: prepare (outside the lock), then spawn. Raises what failed."""
+        launch = dict(self.prepare() or {}) if self.prepare is not None else {}
+        if "argv" in launch:
+            _check_argv(launch["argv"])
         with self._lock:
-            try:
-                self._spawn_locked()
-            except BaseException as exc:   # e.g. argv[0] missing: start() raises it
-                self._spawn_error = exc
-                self._changed.notify_all()
+            if self._stopping.is_set():
                 return
+            self._spawn_locked(launch)
+            pid = self._proc.pid
+        if self.on_spawn is not None:
+            self.on_spawn(pid)
+
+    def _watch(self) -> None:
         backoff = self.backoff_initial
+        first = True
         while True:
+            while True:   # until an incarnation runs (a failed spawn is retried with more backoff)
+                try:
+                    self._launch()
+                except BaseException as exc:   # e.g. argv[0] missing, a prepare() that failed
+                    with self._lock:
+                        if first and not self.retry_start:
+                            self._spawn_error = exc   # start() raises it
+                            self._changed.notify_all()
+                            return
+                        self.spawn_failures.append(f"{type(exc).__name__}: {exc}")
+                        self._first_attempt_done = True
+                        self._changed.notify_all()
+                    first = False
+                    if self._stopping.wait(backoff):
+                        return
+                    backoff = min(backoff * self.backoff_factor, self.backoff_max)
+                    continue
+                with self._lock:
+                    if self._stopping.is_set():
+                        return
+                    if not first:
+                        self.restarts += 1
+                    self._first_attempt_done = True
+                    self._changed.notify_all()
+                first = False
+                break
             proc = self._proc
             code = proc.wait()
             with self._lock:
                 self.exits.append((proc.pid, code))
                 self._changed.notify_all()
+            if self.on_exit is not None:
+                self.on_exit(proc.pid, code)
             if self._stopping.is_set():
                 return
             if time.monotonic() - self._started_at >= self.stable_after:
                 backoff = self.backoff_initial
-            while True:   # until a replacement runs (a failed spawn is retried with more backoff)
-                if self._stopping.wait(backoff):
-                    return
-                backoff = min(backoff * 2, self.backoff_max)
-                with self._lock:
-                    if self._stopping.is_set():
-                        return
-                    try:
-                        self._spawn_locked()
-                    except OSError as exc:
-                        self.spawn_failures.append(f"{type(exc).__name__}: {exc}")
-                        self._changed.notify_all()
-                        continue
-                    self.restarts += 1
-                    break
+            if self._stopping.wait(backoff):
+                return
+            backoff = min(backoff * self.backoff_factor, self.backoff_max)
+
+    def kill_child(self, grace: float = 5.0) -> int | None:
+        """End the current incarnation (its whole group): SIGTERM, then SIGKILL after ``grace``.
+        Supervision goes on: it is replaced after the backoff. Returns the pid it ended, if any."""
+        with self._lock:
+            proc = self._proc
+        if proc is None or proc.poll() is not None:
+            return None
+        _terminate_group(proc, grace)
+        return proc.pid
 
     def stop(self) -> None:
         """Stop supervising, then SIGTERM the child's group (SIGKILL after ``stop_grace``)."""
@@ -144,17 +199,13 @@ class Supervisor:
         with self._lock:
             proc = self._proc
         if proc is not None and proc.poll() is None:
-            _signal_group(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(self.stop_grace)
-            except subprocess.TimeoutExpired:
-                _signal_group(proc.pid, signal.SIGKILL)
-                proc.wait(10)
+            _terminate_group(proc, self.stop_grace)
         if proc is not None:
             _signal_group(proc.pid, signal.SIGKILL)   # anything the child left in its group
-        if self._thread is not None:
+        if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout=10)
-        self.pid_file.unlink(missing_ok=True)
+        if self.pid_file is not None:
+            self.pid_file.unlink(missing_ok=True)
 
     def __enter__(self) -> "Supervisor":
         return self.start()
@@ -183,6 +234,21 @@ class Supervisor:
                     raise TimeoutError(f"{self.name} was not restarted within {timeout:.0f} s")
                 self._changed.wait(left)
             return self._proc.pid
+
+
+def _check_argv(argv) -> None:
+    if not argv or not all(isinstance(a, str) for a in argv):
+        raise ValueError("argv must be a non-empty list of strings")
+
+
+def _terminate_group(proc: subprocess.Popen, grace: float) -> None:
+    """SIGTERM the process group of ``proc``; SIGKILL it if ``proc`` outlives ``grace`` seconds."""
+    _signal_group(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        _signal_group(proc.pid, signal.SIGKILL)
+        proc.wait(10)
 
 
 def _signal_group(pid: int, sig: int) -> None:

@@ -6,6 +6,8 @@
     front.token("bootstrapuser")                             # a fresh ACS token (as login gives)
     front.mint(uid, ttl_s=..., exp=...)                      # the IAM's mint, for tests
     front.users                                              # {"bootstrapuser": pw, "viewer": pw}
+    front.serve_marathon(marathon)                           # /marathon, /service/marathon, and
+                                                             # /service/<DCOS_SERVICE_NAME> for its apps
     front.stop()
 
 The TLS material (the sandbox CA and the router's certificate, made by ``sandbox/scaleio/tls.py``)
@@ -18,7 +20,7 @@ import pathlib
 
 from .adminrouter import AdminRouter
 from .iam import BOOTSTRAP_USER, JWKS_PATH, Iam
-from .resolvers import StaticResolver
+from .resolvers import StaticResolver, marathon_app_resolver
 
 
 class DcosFront:
@@ -78,3 +80,12 @@ class DcosFront:
 
     def add_resolver(self, resolver) -> None:
         self.router.add_resolver(resolver)
+
+    def serve_marathon(self, marathon) -> None:
+        """Route ``/marathon/...`` and ``/service/marathon/...`` to ``marathon`` (a started
+        :class:`~.marathon.Marathon`), and ``/service/<name>`` to its apps labelled
+        ``DCOS_SERVICE_NAME=<name>`` (after the static table, as DC/OS resolves Marathon apps first
+        and our static entries stand for what `sandbox up` started by hand)."""
+        for prefix in ("/marathon", "/service/marathon"):
+            self.router.register_prefix(prefix, marathon.url)
+        self.router.add_resolver(marathon_app_resolver(marathon.apps_json))

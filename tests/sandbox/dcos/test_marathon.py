@@ -1,0 +1,199 @@
+"""The sandbox's Marathon behind the Admin Router: real processes, fresh sandboxes, health checks,
+restart on death, single-instance replacement, delete, fetch of archives."""
+import io
+import json
+import os
+import signal
+import sys
+import tarfile
+import time
+import zipfile
+
+import pytest
+import requests
+
+from dcos_scaleio.sandbox.dcos.front import DcosFront
+from dcos_scaleio.sandbox.dcos.marathon import Marathon
+from dcos_scaleio.sandbox.mirror import Mirror
+
+pytestmark = pytest.mark.sandbox
+
+# The app: checks what was fetched, records its environment, then serves its sandbox over HTTP.
+# The health check reads `healthy`, which only a fresh launch creates.
+CMD = ("test -x hello.sh && test -f tools/bin/tool.txt && test -f zipped/z.txt && test -f raw.tar.gz "
+       "&& env > env.txt && touch healthy "
+       f"&& exec {sys.executable} -m http.server $PORT_API --bind 127.0.0.1")
+
+
+def _wait(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = cond()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.1)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(") ", 1)[1][0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def mirror(tmp_path_factory):
+    """Artifacts to fetch: a .tar.gz, a .zip, a script, and a tarball fetched with extract=false."""
+    root = tmp_path_factory.mktemp("mirror")
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as tar:
+        data = b"from the tarball\n"
+        info = tarfile.TarInfo("tools/bin/tool.txt")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    (root / "tools.tar.gz").write_bytes(buf.getvalue())
+    (root / "raw.tar.gz").write_bytes(buf.getvalue())
+    with zipfile.ZipFile(root / "zipped.zip", "w") as zf:
+        zf.writestr("zipped/z.txt", "from the zip\n")
+    (root / "hello.sh").write_text("#!/bin/sh\necho hello\n")
+    with Mirror(root) as m:
+        yield m
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    base = tmp_path_factory.mktemp("dcos")
+    with DcosFront(base / "front") as front, Marathon(base / "marathon") as marathon:
+        front.serve_marathon(marathon)
+        session = requests.Session()
+        session.trust_env = False
+        session.verify = front.ca_path
+        session.headers["Authorization"] = f"token={front.token()}"
+        yield front, marathon, session
+        session.close()
+
+
+def _app(mirror, **extra):
+    return {
+        "id": "/web", "cmd": CMD, "instances": 1, "cpus": 0.1, "mem": 32,
+        "portDefinitions": [{"port": 0, "protocol": "tcp", "name": "api"}],
+        "fetch": [{"uri": mirror.url_for("tools.tar.gz")}, {"uri": mirror.url_for("zipped.zip")},
+                  {"uri": mirror.url_for("hello.sh"), "executable": True, "destPath": "hello.sh"},
+                  {"uri": mirror.url_for("raw.tar.gz"), "extract": False}],
+        "env": {"GREETING": "one"},
+        "labels": {"DCOS_SERVICE_NAME": "web", "DCOS_SERVICE_PORT_INDEX": "0", "DCOS_SERVICE_SCHEME": "http",
+                   "MARATHON_SINGLE_INSTANCE_APP": "true"},
+        "upgradeStrategy": {"minimumHealthCapacity": 0, "maximumOverCapacity": 0},
+        "backoffSeconds": 0.2, "backoffFactor": 1.0,
+        "healthChecks": [{"protocol": "HTTP", "path": "/healthy", "portIndex": 0, "gracePeriodSeconds": 30,
+                          "intervalSeconds": 1, "timeoutSeconds": 2, "maxConsecutiveFailures": 2}],
+        **extra,
+    }
+
+
+def _healthy_task(session, base, not_id=None):
+    def check():
+        app = session.get(base + "/v2/apps/web", timeout=10).json()["app"]
+        tasks = app["tasks"]
+        if app["tasksHealthy"] == 1 and tasks and tasks[0]["id"] != not_id:
+            return tasks[0]
+        return None
+    return _wait(check, 30, "a healthy task" + (f" other than {not_id}" if not_id else ""))
+
+
+def _task_env(session, front):
+    r = session.get(front.url + "/service/web/env.txt", timeout=10)
+    assert r.status_code == 200, r.text
+    return dict(line.split("=", 1) for line in r.text.splitlines() if "=" in line)
+
+
+def test_app_lifecycle_through_the_admin_router(cluster, mirror):
+    front, marathon, session = cluster
+    base = front.url + "/service/marathon"
+    assert session.get(front.url + "/marathon/v2/info", timeout=10).json()["name"] == "marathon"
+
+    r = session.post(base + "/v2/apps", json=_app(mirror), timeout=10)
+    assert r.status_code == 201, r.text
+    assert r.json()["id"] == "/web" and r.json()["deployments"]
+    assert session.post(base + "/v2/apps", json=_app(mirror), timeout=10).status_code == 409
+    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the deployment")
+
+    # Healthy; reachable as /service/web through its DCOS_SERVICE_* labels; Marathon's environment.
+    first = _healthy_task(session, base)
+    env = _task_env(session, front)
+    assert env["PORT0"] == env["PORT_API"] == env["PORT"] == str(first["ports"][0])
+    assert env["MARATHON_APP_ID"] == "/web" and env["MESOS_TASK_ID"] == first["id"]
+    assert env["GREETING"] == "one"
+    first_sandbox = env["MESOS_SANDBOX"]
+    assert os.path.isdir(first_sandbox) and first["id"] in first_sandbox
+    listing = session.get(base + "/v2/apps?embed=apps.tasks&label=DCOS_SERVICE_NAME==web", timeout=10).json()
+    assert [a["id"] for a in listing["apps"]] == ["/web"] and listing["apps"][0]["tasks"]
+    assert session.get(base + "/v2/apps?label=DCOS_SERVICE_NAME==other", timeout=10).json()["apps"] == []
+
+    # The process dies: a new task, in a fresh sandbox (nothing of the old one in it).
+    (open(os.path.join(first_sandbox, "leftover"), "w")).close()
+    pid = marathon.runner("/web").task.pid
+    os.kill(pid, signal.SIGKILL)
+    second = _healthy_task(session, base, not_id=first["id"])
+    env = _task_env(session, front)
+    assert env["MESOS_SANDBOX"] != first_sandbox and env["MESOS_TASK_ID"] == second["id"]
+    assert session.get(front.url + "/service/web/leftover", timeout=10).status_code == 404
+    failure = session.get(base + "/v2/apps/web", timeout=10).json()["app"]["lastTaskFailure"]
+    assert failure["taskId"] == first["id"] and failure["state"] == "TASK_FAILED"
+
+    # Failing health checks (the file it serves is gone): killed after 2 failures, replaced.
+    os.unlink(os.path.join(env["MESOS_SANDBOX"], "healthy"))
+    third = _healthy_task(session, base, not_id=second["id"])
+    failure = session.get(base + "/v2/apps/web", timeout=10).json()["app"]["lastTaskFailure"]
+    assert failure["taskId"] == second["id"] and failure["state"] == "TASK_KILLED"
+
+    # Update: the old task stops before the new one starts (single instance), new env.
+    old_pid = marathon.runner("/web").task.pid
+    r = session.put(base + "/v2/apps/web", json={"env": {"GREETING": "two"}}, timeout=10)
+    assert r.status_code == 200 and r.json()["deploymentId"]
+    fourth = _healthy_task(session, base, not_id=third["id"])
+    assert not _alive(old_pid)
+    assert _task_env(session, front)["GREETING"] == "two"
+    app = session.get(base + "/v2/apps/web", timeout=10).json()["app"]
+    assert app["env"] == {"GREETING": "two"} and app["cmd"] == CMD   # the fields given replaced, others kept
+    assert fourth["version"] == app["version"]
+
+    # Delete: the app is gone at once, its process soon after, and so is its route.
+    pid = marathon.runner("/web").task.pid
+    r = session.delete(base + "/v2/apps/web", timeout=10)
+    assert r.status_code == 200 and r.json()["deploymentId"]
+    assert session.get(base + "/v2/apps/web", timeout=10).status_code == 404
+    _wait(lambda: not _alive(pid), 30, "the deleted app's process to exit")
+    assert session.get(front.url + "/service/web/env.txt", timeout=10).status_code == 404
+    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
+
+
+def test_validation_locking_and_fetch_failures(cluster, mirror):
+    front, marathon, session = cluster
+    base = front.url + "/marathon"
+    bad = session.post(base + "/v2/apps", json={"id": "/Bad_Id", "cmd": "true"}, timeout=10)
+    assert bad.status_code == 422 and bad.json()["details"][0]["path"] == "/id"
+    both = session.post(base + "/v2/apps", json={"id": "/x", "cmd": "true", "args": ["true"]}, timeout=10)
+    assert both.status_code == 422
+    single = _app(mirror, id="/single", upgradeStrategy={"minimumHealthCapacity": 1, "maximumOverCapacity": 1})
+    assert session.post(base + "/v2/apps", json=single, timeout=10).status_code == 422
+    assert session.get(base + "/v2/apps/missing", timeout=10).status_code == 404
+
+    # A fetch that fails keeps the deployment going (retried), the app locked, the failure reported.
+    broken = {"id": "/broken", "cmd": "sleep 600", "fetch": [{"uri": mirror.url_for("missing.tar.gz")}],
+              "backoffSeconds": 0.2, "backoffFactor": 1.0}
+    assert session.post(base + "/v2/apps", json=broken, timeout=10).status_code == 201
+    failure = _wait(lambda: session.get(base + "/v2/apps/broken", timeout=10).json()["app"].get("lastTaskFailure"),
+                    30, "the failed fetch to be reported")
+    assert failure["state"] == "TASK_FAILED" and "missing.tar.gz" in failure["message"]
+    [dep] = session.get(base + "/v2/deployments", timeout=10).json()
+    assert dep["affectedApps"] == ["/broken"]
+    locked = session.put(base + "/v2/apps/broken", json={"cmd": "sleep 601"}, timeout=10)
+    assert locked.status_code == 409 and locked.json()["deployments"] == [{"id": dep["id"]}]
+    assert session.delete(base + "/v2/apps/broken", timeout=10).status_code == 409
+    assert session.delete(base + "/v2/apps/broken?force=true", timeout=10).status_code == 200
+    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
+    assert session.get(base + "/v2/apps", timeout=10).json()["apps"] == []
