@@ -42,9 +42,8 @@ from decimal import Decimal
 from dcos_scaleio.options.schema import deep_merge, defaults
 
 __all__ = ["render", "render_template", "parse_template", "context", "load_package", "template_text",
-           "java_value", "MustacheSyntaxError", "TemplateNotJsonObject", "PACKAGE_FILES"]
+           "java_value", "MustacheSyntaxError", "TemplateNotJsonObject"]
 
-PACKAGE_FILES = ("package.json", "config.json", "resource.json", "marathon.json.mustache")
 _INT32 = (-(2 ** 31), 2 ** 31 - 1)
 
 
@@ -212,6 +211,10 @@ def parse_template(template: str) -> list:
                 raise MustacheSyntaxError(f"unclosed tag at offset {start}")
             content = template[inner:end]
             kind, name = _tag_kind(content.strip())
+            if kind == "{":                 # {{{x}}} under custom delimiters: <%{x}%>
+                if not name.endswith("}"):
+                    raise MustacheSyntaxError(f"unclosed triple mustache at offset {start}")
+                name = name[:-1].strip()
             if kind == "=":
                 if not content.strip().endswith("="):
                     raise MustacheSyntaxError(f"bad set-delimiter tag at offset {start}")

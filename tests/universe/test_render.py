@@ -56,7 +56,7 @@ SECRETS = {"service_account_secret": ("service", "scaleio/sa"), "admin_password_
     ("{{#a}}{{b.c}}{{/a}}", {"a": {"x": 1}, "b": {"c": "up the stack"}}, "up the stack"),
     ("{{#a}}{{b.c}}{{/a}}", {"a": {"b": {}}, "b": {"c": "hidden"}}, ""),           # dotted: first part wins
     ("x\n  {{#a}}\n  y\n  {{/a}}\n{{! note }}\nz", {"a": True}, "x\n  y\nz"),        # standalone lines vanish
-    ("{{=<% %>=}}<% a %>{{a}}<%={{ }}=%>{{a}}", {"a": "v"}, "v{{a}}v"),
+    ("{{=<% %>=}}<% a %>{{a}}<%{a}%><%={{ }}=%>{{a}}", {"a": "v"}, "v{{a}}vv"),
 ])
 def test_mustache_semantics(template, ctx, expected):
     assert render_template(template, ctx) == expected
