@@ -1,7 +1,14 @@
 """Suite-wide fixtures and markers. Folder-specific fixtures live in each folder's conftest.py."""
 import os
+import pathlib
+import sys
 
 import pytest
+
+# Shared test frameworks (mesos_testfw, support) are imported by name from any test folder.
+_TESTS = str(pathlib.Path(__file__).resolve().parent)
+if _TESTS not in sys.path:
+    sys.path.insert(0, _TESTS)
 
 
 def pytest_collection_modifyitems(config, items):

@@ -19,30 +19,46 @@ def main(argv) -> int:
     if len(argv) != 1 or argv[0] not in ACTIONS:
         err(f"usage: mesos-agent-ctl {{{'|'.join(ACTIONS)}}}")
         return 2
-    action = argv[0]
+    return control(argv[0], "mesos-agent-ctl")
+
+
+def request_reboot() -> int:
+    """``systemctl reboot``: ask the emulator to reboot this agent's host and return at once (the
+    caller dies in the reboot, like on a real host). No emulator attached: fail like a host whose init
+    cannot be reached."""
+    agent = load_json(AGENT_JSON, {}) or {}
+    if not agent.get("control_url") or not agent.get("name"):
+        err("Failed to talk to init daemon.")
+        return 1
+    return control("reboot", "systemctl", wait=False)
+
+
+def control(action: str, prog: str, wait: bool = True) -> int:
+    """POST ``{control_url}/agents/{name}/{action}``; ``wait=False`` sends it without awaiting the answer."""
     agent = load_json(AGENT_JSON, {}) or {}
     url = agent.get("control_url")
     if not url:
         return 0
     name = agent.get("name")
     if not name:
-        err(f"mesos-agent-ctl: {AGENT_JSON} names no agent")
+        err(f"{prog}: {AGENT_JSON} names no agent")
         return 1
     target = f"{url.rstrip('/')}/agents/{urllib.parse.quote(name, safe='')}/{action}"
     try:
-        status, body = post(target)
+        status, body = post(target, wait=wait)
     except (OSError, ValueError) as exc:
-        err(f"mesos-agent-ctl: cannot reach the Mesos emulator at {url}: {exc}")
+        err(f"{prog}: cannot reach the Mesos emulator at {url}: {exc}")
         return 1
     if not 200 <= status < 300:
-        err(f"mesos-agent-ctl: {action} of agent {name} refused: HTTP {status} {body[:500].decode(errors='replace')}")
+        err(f"{prog}: {action} of agent {name} refused: HTTP {status} {body[:500].decode(errors='replace')}")
         return 1
     return 0
 
 
-def post(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
+def post(url: str, timeout: float = 60.0, wait: bool = True) -> tuple[int, bytes]:
     """A bodiless HTTP/1.1 POST over plain TCP (the control API is http on loopback). A few lines of
-    socket code instead of urllib: this runs on every agent start/stop and urllib drags in ssl/email."""
+    socket code instead of urllib: this runs on every agent start/stop and urllib drags in ssl/email.
+    ``wait=False``: send the request and return ``(202, b"")`` without reading the answer."""
     parts = urllib.parse.urlsplit(url)
     if parts.scheme != "http" or not parts.hostname:
         raise ValueError(f"unsupported control url {url!r}")
@@ -51,6 +67,8 @@ def post(url: str, timeout: float = 60.0) -> tuple[int, bytes]:
                f"Connection: close\r\n\r\n").encode()
     with socket.create_connection((parts.hostname, parts.port or 80), timeout=timeout) as sock:
         sock.sendall(request)
+        if not wait:
+            return 202, b""
         raw = b""
         # Read the head, then Content-Length bytes (or to EOF): never rely on the server closing.
         while b"\r\n\r\n" not in raw:

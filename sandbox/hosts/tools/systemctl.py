@@ -300,7 +300,10 @@ def main(argv) -> int:
                             for pid in systemd.session_pids(st["sid"]):
                                 os.kill(pid, 15)
             return 0
-        if cmd in ("reboot", "poweroff", "halt"):
+        if cmd == "reboot":
+            from .mesos_agent_ctl import request_reboot
+            return request_reboot()
+        if cmd in ("poweroff", "halt"):
             err("Failed to talk to init daemon.")
             return 1
         err(f"Unknown operation '{cmd}'.")
