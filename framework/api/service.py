@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 import threading
 import time
 from urllib.parse import urlsplit
@@ -40,8 +41,8 @@ def options_json(options) -> dict:
             return REDACTED if value else ""
         if dataclasses.is_dataclass(value):
             return {f.name: walk(getattr(value, f.name), f.name) for f in dataclasses.fields(value)}
-        if isinstance(value, dict):
-            return {k: walk(v, k) for k, v in value.items()}
+        if isinstance(value, Mapping):
+            return {str(k): walk(v, str(k)) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [walk(v, key) for v in value]
         if isinstance(value, str) and value and any(w in key.lower() for w in _SECRET_WORDS):
