@@ -158,3 +158,22 @@ def test_the_command_line_builds_and_reports(tmp_path, kit):
     (artifacts / "dcos-scaleio-scheduler.tar.gz").unlink()
     done = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1 and "missing artifacts: dcos-scaleio-scheduler.tar.gz" in done.stderr
+
+
+def test_every_option_has_a_description_and_every_top_level_leaf_a_default():
+    config = json.loads((SOURCE / "config.json").read_text())
+    missing = []
+
+    def walk(node, path, in_array):
+        for name, prop in node.get("properties", {}).items():
+            p = f"{path}.{name}" if path else name
+            if not prop.get("description"):
+                missing.append(f"{p}: no description")
+            if prop.get("type") == "object" and "properties" in prop:
+                walk(prop, p, in_array)
+            elif not in_array and "default" not in prop:
+                missing.append(f"{p}: no default")
+            if prop.get("type") == "array" and prop.get("items", {}).get("type") == "object":
+                walk(prop["items"], p + "[]", True)
+    walk(config, "", False)
+    assert missing == []
