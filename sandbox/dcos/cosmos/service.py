@@ -240,8 +240,8 @@ class Cosmos:
         app = render_app(pkg, _field(body, "options", dict), repo.uri, _field(body, "appId", str))
         if self.marathon.create(app) is None:
             raise CosmosError(409, "PackageAlreadyInstalled", "Package is already installed",
-                              {"packageName": pkg["name"], "appId": app["id"]})
-        out = {"packageName": pkg["name"], "packageVersion": pkg["version"], "appId": app["id"]}
+                              {"packageName": pkg["name"], "appId": normalize_app_id(app["id"])})
+        out = {"packageName": pkg["name"], "packageVersion": pkg["version"], "appId": normalize_app_id(app["id"])}
         if version == "v2":
             if pkg.get("postInstallNotes"):
                 out["postInstallNotes"] = pkg["postInstallNotes"]

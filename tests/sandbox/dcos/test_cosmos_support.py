@@ -3,6 +3,7 @@ the RPC call with Cosmos's media types, and validation against the saved Cosmos 
 from __future__ import annotations
 
 import base64
+import copy
 import http.server
 import json
 import pathlib
@@ -34,7 +35,7 @@ def sample_package(version="1.0.0-1", release=0, name="hello", **extra) -> dict:
             "maintainer": "test@example.com", "description": f"{name} says hello", "tags": ["greeting", "test"],
             "framework": False, "postInstallNotes": "installed", "postUninstallNotes": "gone",
             "marathon": {"v2AppMustacheTemplate": base64.b64encode(TEMPLATE.encode()).decode()},
-            "config": CONFIG, "resource": {"assets": {"uris": {}}}, **extra}
+            "config": copy.deepcopy(CONFIG), "resource": {"assets": {"uris": {}}}, **extra}
 
 
 class RepoServer:
