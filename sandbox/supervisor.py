@@ -125,18 +125,23 @@ class Supervisor:
             write_pid_file(self.pid_file, proc.pid)
         self._changed.notify_all()
 
-    def _launch(self) -> None:
-        """One spawn attempt: prepare (outside the lock), then spawn. Raises what failed."""
+    def _launch(self, first: bool) -> bool:
+        """One spawn attempt: prepare (outside the lock), then spawn. Raises what failed; False
+        when stop() came first."""
         launch = dict(self.prepare() or {}) if self.prepare is not None else {}
         if "argv" in launch:
             _check_argv(launch["argv"])
         with self._lock:
             if self._stopping.is_set():
-                return
+                return False
             self._spawn_locked(launch)
+            if not first:   # counted with the spawn: whoever sees the new pid sees the count
+                self.restarts += 1
+            self._first_attempt_done = True
             pid = self._proc.pid
         if self.on_spawn is not None:
             self.on_spawn(pid)
+        return True
 
     def _watch(self) -> None:
         backoff = self.backoff_initial
@@ -144,7 +149,7 @@ class Supervisor:
         while True:
             while True:   # until an incarnation runs (a failed spawn is retried with more backoff)
                 try:
-                    self._launch()
+                    launched = self._launch(first)
                 except BaseException as exc:   # e.g. argv[0] missing, a prepare() that failed
                     with self._lock:
                         if first and not self.retry_start:
@@ -159,13 +164,8 @@ class Supervisor:
                         return
                     backoff = min(backoff * self.backoff_factor, self.backoff_max)
                     continue
-                with self._lock:
-                    if self._stopping.is_set():
-                        return
-                    if not first:
-                        self.restarts += 1
-                    self._first_attempt_done = True
-                    self._changed.notify_all()
+                if not launched:
+                    return
                 first = False
                 break
             proc = self._proc

@@ -98,3 +98,36 @@ def test_a_restart_that_cannot_exec_is_retried_until_the_program_is_back(tmp_pat
         assert sup.restarts == 1
     finally:
         sup.stop()
+
+
+def test_hooks_give_each_incarnation_its_own_launch_and_kill_child_replaces_it(tmp_path):
+    """prepare() picks argv/cwd per launch (a failing one is retried with retry_start),
+    on_spawn/on_exit see every incarnation, kill_child() ends one and supervision goes on."""
+    launches, spawned, exited = [], [], []
+
+    def prepare():
+        n = len(launches) + 1
+        launches.append(n)
+        if n == 1:
+            raise OSError("first launch fails (a fetch, say)")
+        cwd = tmp_path / f"run{n}"
+        cwd.mkdir()
+        return {"argv": [sys.executable, *CHILD], "cwd": str(cwd), "log_dir": str(cwd)}
+
+    sup = Supervisor(["/bin/false"], pid_file=None, log_dir=tmp_path / "logs", backoff_initial=0.05,
+                     backoff_max=0.2, prepare=prepare, on_spawn=spawned.append,
+                     on_exit=lambda pid, code: exited.append((pid, code)), retry_start=True)
+    try:
+        sup.start()   # returns after the failed first attempt
+        assert sup.spawn_failures == ["OSError: first launch fails (a fetch, say)"]
+        first = sup.wait_for_new_pid(None, timeout=30)
+        _wait_until(lambda: (tmp_path / "run2" / "incarnations").exists(), 30, "the second launch to run")
+        assert spawned == [first]
+        assert sup.kill_child(grace=5) == first
+        second = sup.wait_for_new_pid(first, timeout=30)
+        _wait_until(lambda: (tmp_path / "run3" / "incarnations").exists(), 30, "the third launch to run")
+        assert exited == [(first, -signal.SIGTERM)] and spawned == [first, second]
+        assert "--- start pid %d" % second in (tmp_path / "run3" / "stdout").read_text()
+    finally:
+        sup.stop()
+    assert not _alive(second)
