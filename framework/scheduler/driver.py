@@ -10,18 +10,26 @@ sends TEARDOWN), plain dicts, explicit acknowledgements (the core loop ACKs afte
 ``restart()`` replaces a silent driver (the heartbeat watchdog) with a fresh one re-registering
 under the same framework ID. Driver calls never raise: failures are logged (a lost call is
 recovered by reconciliation, offer timeouts and the engine's own timeouts).
+
+ACKs are deduplicated: an agent resends an unACKed status update (after 10 s, then backing off), so a
+resent copy can arrive while our ACK for it is on its way. ``acknowledge()`` skips a uuid that was
+ACKed successfully less than ``ACK_DEDUPE_S`` ago (a lost ACK is repeated once that has passed; a
+failed ACK is not remembered), so a backlog of resent updates does not cost one more synchronous
+POST each.
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
+from collections import OrderedDict
 
 from pymesos import MesosSchedulerDriver, Scheduler
 
-__all__ = ["Callbacks", "DriverHandle"]
+__all__ = ["Callbacks", "DriverHandle", "ACK_DEDUPE_S"]
 
 LOG = logging.getLogger(__name__)
+ACK_DEDUPE_S = 2.0
 
 
 def _guard(fn):
@@ -106,6 +114,8 @@ class DriverHandle:
         self._lock = threading.Lock()
         self._driver = None
         self.restarts = 0
+        self._acked: OrderedDict[str, float] = OrderedDict()   # uuid -> when it was ACKed (core thread only)
+        self.acks_skipped = 0
 
     def _new(self):
         return MesosSchedulerDriver(self.callbacks, self.framework, self.master, use_addict=False,
@@ -178,4 +188,20 @@ class DriverHandle:
         return self._call("reconcileTasks", [{"task_id": {"value": t}} for t in task_ids])
 
     def acknowledge(self, status: dict):
-        return self._call("acknowledgeStatusUpdate", status)
+        """ACK ``status`` unless its uuid was ACKed within ``ACK_DEDUPE_S`` (see the module docstring).
+        Called from the core thread only."""
+        uuid, now, acked = status.get("uuid"), time.monotonic(), self._acked
+        while acked:
+            first = next(iter(acked.values()))
+            if now - first <= ACK_DEDUPE_S:
+                break
+            acked.popitem(last=False)
+        if uuid in acked:
+            self.acks_skipped += 1
+            return True
+        driver = self._driver
+        connected = driver is not None and driver.connected    # pymesos drops calls silently otherwise
+        ok = self._call("acknowledgeStatusUpdate", status)
+        if ok and connected and uuid:
+            acked[uuid] = now
+        return ok
