@@ -12,6 +12,7 @@ Fixtures:
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.request
@@ -30,8 +31,12 @@ DEPLOY_TIMEOUT_S = 240
 
 
 def start_up(agents: int, *, options=None, scheduler_env=None, **kwargs):
-    """A started SandboxUp with :data:`FAST_OPTIONS`/:data:`FAST_ENV` under the caller's values."""
+    """A started SandboxUp with :data:`FAST_OPTIONS`/:data:`FAST_ENV` under the caller's values.
+    Executors run the built artifact (what ships; built once per run) unless ``E2E_DEV_EXECUTOR=1``
+    (``python -m dcos_scaleio.framework.executor``: quicker iterations while the code changes)."""
     from dcos_scaleio.sandbox.up import SandboxUp, deep_merge
+    if os.environ.get("E2E_DEV_EXECUTOR") == "1":
+        kwargs.setdefault("dev_executor", True)
     up = SandboxUp(agents, options=deep_merge(FAST_OPTIONS, options or {}),
                    scheduler_env={**FAST_ENV, **(scheduler_env or {})}, **kwargs)
     return up.start()
