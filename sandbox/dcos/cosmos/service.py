@@ -322,6 +322,10 @@ class Cosmos:
             raise CosmosError(400, "AppIdChanged",
                               f"The new appId [{normalize_app_id(rendered['id'])}] differs from the installed "
                               f"[{app_id}]", {"newAppId": normalize_app_id(rendered["id"]), "oldAppId": app_id})
+        if (app.get("env") or {}).get("SDK_UNINSTALL") == "true":
+            # Under an SDK uninstall the app stays in uninstall mode with its new options (a level
+            # changed after a refusal); the background uninstall keeps following it.
+            rendered["env"] = dict(rendered.get("env") or {}, SDK_UNINSTALL="true")
         deployment = self.marathon.update(rendered, force=True)
         return {"package": pkg, "resolvedOptions": resolve_options(pkg, opts), "marathonDeploymentId": deployment}
 

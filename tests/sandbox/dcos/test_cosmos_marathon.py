@@ -145,6 +145,12 @@ def test_sdk_uninstall_waits_for_the_plan_then_deletes_the_app(world):
     a = app(marathon, "/sdkpkg")
     assert a is not None and a["env"]["SDK_UNINSTALL"] == "true"
     assert cosmos.sdk.state("/sdkpkg")["state"] in ("deploying", "waiting-for-plan")
+    # New options during the uninstall (another level, say) keep the app in uninstall mode.
+    u = rpc(cosmos.url, "/cosmos/service/update", "update",
+            {"appId": "/sdkpkg", "options": {"service": {"greeting": "bye"}}, "replace": False}, ns="service")
+    assert u.status_code == 200, u.text
+    a = app(marathon, "/sdkpkg")
+    assert a is not None and a["env"]["SDK_UNINSTALL"] == "true" and a["env"]["GREETING"] == "bye"
     # A second request does not start another uninstall.
     assert rpc(cosmos.url, "/package/uninstall", "uninstall", {"packageName": "sdkpkg"}).status_code == 200
     wait_for(lambda: app(marathon, "/sdkpkg") is None, what="Cosmos to delete the app")
