@@ -424,5 +424,7 @@ def run_volume_task(master: str, hostname: str, volume: str, command: str, timeo
     """One call: register a framework, run ``command`` on ``hostname`` with ``volume`` mounted at
     ``data/`` (see :meth:`VolumeWorkload.launch` for ``kwargs``), wait for a terminal state, read the
     task's stdout/stderr, tear the framework down. Raises WorkloadTimeout after ``timeout`` seconds."""
+    spec = {k: v for k, v in kwargs.items() if k != "task_id"}
+    task_info("check", {"value": "check"}, volume, command, **spec)    # refuse bad values before registering
     with VolumeWorkload(master) as wl:
         return wl.run(hostname, volume, command, timeout=timeout, **kwargs)

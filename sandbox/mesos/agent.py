@@ -170,6 +170,9 @@ class Agent(ExecutorMixin):
             await self._recover_executors()
         if generation != self._generation or self.state != "recovering":
             return False                # the process was stopped again while recovering
+        await self._cleanup_orphan_volumes()
+        if generation != self._generation or self.state != "recovering":
+            return False
         self.state = "running"
         self.agent_id = self.master.register_agent(self, recovered_id)
         self._checkpoint_info(meta)
@@ -177,6 +180,16 @@ class Agent(ExecutorMixin):
         self.sum.resend_all()
         log.info("agent %s up as %s", self.name, self.agent_id)
         return True
+
+    async def _cleanup_orphan_volumes(self):
+        """The docker/volume isolator's recovery: unmount what containers unknown to this agent left."""
+        if "docker/volume" not in self.config.isolation or volumes.find_dvdcli(self.root) is None:
+            return
+        known = {ex.container_id for ex in self.executors.values() if ex.state != "terminated"}
+        done = await asyncio.to_thread(self.vols.cleanup_orphans, self.root, self.config, known)
+        for cid, driver, name, error in done:
+            log.info("agent %s: orphan container %s: unmount %s/%s %s", self.name, cid, driver, name,
+                     "failed: " + error if error else "done")
 
     def _fail(self, why):
         self.state = "failed"
@@ -310,7 +323,8 @@ class Agent(ExecutorMixin):
                 "directory": ex.directory, "type": ex.kind.upper(),
                 "tasks": [{"id": tid, "state": self.tasks[(fid, tid)].state} for tid in ex.tasks
                           if (fid, tid) in self.tasks],
-                "queued_tasks": [t["task_id"]["value"] for tasks, _ in ex.queue for t in tasks]})
+                "queued_tasks": [t["task_id"]["value"] for tasks, _ in ex.queue for t in tasks],
+                "completed_tasks": list(ex.completed_tasks)})
         completed = self.completed_executors.by_framework()
         for fid, done in completed.items():
             if fid in frameworks:
@@ -412,6 +426,7 @@ class Agent(ExecutorMixin):
                 ex = self.executors.get((fid, task.executor_id))
                 if ex is not None:
                     ex.tasks.discard(tid)
+                    ex.completed_tasks.append({"id": tid, "state": task.state})
 
     def shutdown_executor(self, fid, eid):
         ex = self.executors.get((fid, eid))

@@ -43,6 +43,7 @@ class Executor:
         self.reregistering = False
         self.queue = []                 # [(tasks, group)] not yet delivered
         self.tasks = set()              # task ids owned
+        self.completed_tasks = []       # [{"id", "state"}] of terminal tasks acknowledged and dropped
         self.volumes = []
         self.timers = []
         self.grace = 5.0
@@ -70,9 +71,8 @@ class ExecutorMixin:
             if ex.proc is not None:
                 containerizer.kill_session(ex.proc.pid)
                 await asyncio.to_thread(ex.proc.wait, 10)
-            for vol in ex.volumes:
-                await asyncio.to_thread(self.vols.unmount, self.root, vol)
-            ex.volumes = []
+            vols, ex.volumes = ex.volumes, []
+            await asyncio.to_thread(self.vols.release, self.root, self.config, ex.container_id, vols)
             return
         ex.state = "running"
         if ex.kind == "custom":
@@ -96,6 +96,8 @@ class ExecutorMixin:
             why = volumes.volume_support(self.root, self.config, kind)
             if why:
                 raise volumes.VolumeError(why)
+        if "docker/volume" in self.config.isolation:
+            self.vols.checkpoint(self.root, self.config, ex.container_id, wanted)
         for vol in wanted:
             if vol["kind"] == "dvdi" and not (volumes.DVDI_MODULE in self.config.isolation):
                 continue
@@ -294,8 +296,8 @@ class ExecutorMixin:
             stream.close()
         if ex.volumes:
             vols, ex.volumes = ex.volumes, []
-            for vol in vols if release_volumes else ():
-                await asyncio.to_thread(self.vols.unmount, self.root, vol)
+            if release_volumes:
+                await asyncio.to_thread(self.vols.release, self.root, self.config, ex.container_id, vols)
         if updates and ex.fid not in self.removing:
             if message is None:
                 message = "Executor terminated" if not status else \

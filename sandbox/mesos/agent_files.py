@@ -28,8 +28,8 @@ class CompletedExecutors:
     def add(self, ex, tasks):
         if ex.directory is None:   # never got a sandbox (failed before preparation)
             return
-        done = [{"id": tid, "state": tasks[(ex.fid, tid)].state} for tid in sorted(ex.tasks)
-                if (ex.fid, tid) in tasks]
+        done = list(ex.completed_tasks) + [{"id": tid, "state": tasks[(ex.fid, tid)].state}
+                                           for tid in sorted(ex.tasks) if (ex.fid, tid) in tasks]
         entry = {"id": ex.id, "name": (ex.info or {}).get("name", ""), "container": ex.container_id,
                  "directory": ex.directory, "type": ex.kind.upper(), "tasks": [], "queued_tasks": [],
                  "completed_tasks": done}

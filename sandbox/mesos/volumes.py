@@ -11,7 +11,18 @@ its last user goes (the isolator's reference counting).
 Support check (:func:`volume_support`): ``docker/volume`` or the DVDI module
 ``com_emccode_mesos_DockerVolumeDriverIsolator`` in ``--isolation`` (an agent whose module does not
 load never starts, see :mod:`.modules`), plus ``dvdcli`` on the agent's PATH.
+
+Checkpointing (``docker/volume`` volumes, as the Mesos isolator does): before mounting, the container's
+volumes are written to ``<--docker_volume_checkpoint_dir>/<container id>/volumes`` inside the agent
+(default ``/var/run/mesos/isolators/docker/volume``: tmpfs, lost on reboot) as
+``{"volumes": [{"driver", "name"}]}``; the directory is removed once they are unmounted. When an agent
+starts, every checkpointed container it does not know is an *unknown orphan*: its volumes are unmounted
+(unless a live container uses them) and its directory removed; if ``dvdcli unmount`` fails the
+directory stays for the next start. So with a persistent checkpoint dir a host that died with a volume
+mounted releases it when it comes back; with the default one it never does (REX-Ray's ``preempt``
+is then the only way for another host to take the volume).
 """
+import json
 import logging
 import os
 import re
@@ -23,7 +34,9 @@ log = logging.getLogger(__name__)
 DVDI_MODULE = "com_emccode_mesos_DockerVolumeDriverIsolator"
 DVDCLI_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin",
                "/opt/mesosphere/bin")
+DEFAULT_CHECKPOINT_DIR = "/var/run/mesos/isolators/docker/volume"
 _NAME = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
+_CONTAINER_ID = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 _OPT = re.compile(r"^[A-Za-z0-9_.-]+=[^\x00\n]*$")
 
 
@@ -85,11 +98,68 @@ def volume_support(root, config, kind):
     return None
 
 
+def checkpoint_dir(config) -> str:
+    path = (config.flags.get("docker_volume_checkpoint_dir") or DEFAULT_CHECKPOINT_DIR).rstrip("/")
+    return path if path.startswith("/") else DEFAULT_CHECKPOINT_DIR
+
+
+def _dvdcli_unmount(root, driver, name):
+    """Run ``dvdcli unmount``; returns None or the error text."""
+    result = root.run(["dvdcli", "unmount", f"--volumedriver={driver}", f"--volumename={name}"], timeout=120)
+    return None if result.returncode == 0 else (result.stderr.strip() or f"exit status {result.returncode}")
+
+
 class VolumeManager:
-    """Per-agent mount reference counts. Blocking (runs dvdcli): call from a worker thread."""
+    """Per-agent mount reference counts and the docker/volume checkpoint. Blocking (runs dvdcli):
+    call from a worker thread."""
 
     def __init__(self):
         self.refs = {}                  # (driver, name) -> [mount_point, users]
+
+    # -- checkpoint -----------------------------------------------------------------------------
+    @staticmethod
+    def checkpoint(root, config, container_id, vols):
+        """Record a container's docker/volume volumes before they are mounted."""
+        mine = [{"driver": v["driver"], "name": v["name"]} for v in vols if v["kind"] == "docker/volume"]
+        if mine:
+            root.write_text(f"{checkpoint_dir(config)}/{container_id}/volumes", json.dumps({"volumes": mine}))
+
+    @staticmethod
+    def forget(root, config, container_id):
+        """The container's volumes are released: drop its checkpoint."""
+        if root.running:
+            root.remove(f"{checkpoint_dir(config)}/{container_id}")
+
+    def cleanup_orphans(self, root, config, known_container_ids):
+        """Unmount the volumes of checkpointed containers this agent does not know (it rebooted or
+        lost its state); returns ``[(container_id, driver, name, error or None)]``."""
+        base = checkpoint_dir(config)
+        try:
+            entries = sorted(os.listdir(root.path(base)))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        done = []
+        for cid in entries:
+            if cid in known_container_ids or not _CONTAINER_ID.match(cid):
+                continue
+            try:
+                vols = json.loads(root.read_text(f"{base}/{cid}/volumes") or '{"volumes": []}')["volumes"]
+            except (ValueError, KeyError, TypeError):
+                log.warning("docker volume checkpoint of %s is unreadable; removing it", cid)
+                vols = []
+            failed = False
+            for vol in vols:
+                driver, name = vol.get("driver", ""), vol.get("name", "")
+                if (driver, name) in self.refs or not (_NAME.match(driver) and _NAME.match(name)):
+                    continue            # still used by a live container (or not ours to touch)
+                error = _dvdcli_unmount(root, driver, name)
+                failed = failed or error is not None
+                done.append((cid, driver, name, error))
+                if error:
+                    log.warning("cleanup of orphan container %s: dvdcli unmount %s failed: %s", cid, name, error)
+            if not failed:
+                root.remove(f"{base}/{cid}")
+        return done
 
     def mount(self, root, vol):
         key = (vol["driver"], vol["name"])
@@ -107,20 +177,30 @@ class VolumeManager:
         return point
 
     def unmount(self, root, vol):
+        """Release one user of the volume; the last one unmounts it. False if ``dvdcli unmount`` failed."""
         key = (vol["driver"], vol["name"])
         entry = self.refs.get(key)
         if entry is None:
-            return
+            return True
         entry[1] -= 1
         if entry[1] > 0:
-            return
+            return True
         del self.refs[key]
         if not root.running:
-            return
-        result = root.run(["dvdcli", "unmount", f"--volumedriver={vol['driver']}",
-                           f"--volumename={vol['name']}"], timeout=120)
-        if result.returncode != 0:
-            log.warning("dvdcli unmount %s failed: %s", vol["name"], result.stderr.strip())
+            return False
+        error = _dvdcli_unmount(root, vol["driver"], vol["name"])
+        if error:
+            log.warning("dvdcli unmount %s failed: %s", vol["name"], error)
+        return error is None
+
+    def release(self, root, config, container_id, vols):
+        """A container is gone: unmount its volumes (refcounted), then drop its checkpoint unless an
+        unmount failed (the next agent start retries it, as the isolator does)."""
+        ok = True
+        for vol in vols:
+            ok = self.unmount(root, vol) and ok
+        if ok and "docker/volume" in config.isolation:
+            self.forget(root, config, container_id)
 
     def unmount_all(self, root):
         for (driver, name) in list(self.refs):

@@ -8,10 +8,12 @@ pre-built ScaleIO system (existing mode), so each agent gets SDS + SDC + REX-Ray
 
 The story: a long-running task on agent X writes a unique token into the volume; X's host dies
 (powered off: every process in it is gone, nothing unmounts or unmaps anything, its SDC drops off the
-MDM); the master notices after its agent ping timeout and reports the task UNREACHABLE; the task is
-relaunched on agent Y, whose REX-Ray takes the volume over (``mount.preempt``, rendered by the
-framework) and the new task reads the token. The ScaleIO gateway (PyPowerFlex) shows the mapping
-moving from X's SDC to Y's, and a normal task end releases it.
+MDM); the master notices after its agent ping timeout (shortened to 1 s through the emulator's
+control API; 75 s by default) and reports the task UNREACHABLE; the task is relaunched on agent Y,
+whose REX-Ray takes the volume over (``mount.preempt``, rendered by the framework) and the new task
+reads the token. The ScaleIO gateway (PyPowerFlex) shows the mapping moving from X's SDC to Y's. X
+then comes back (its agent learns nothing of the old task: TASK_GONE) without taking the volume
+from Y, and a normal task end on Y releases the mapping.
 """
 import json
 import urllib.request
@@ -116,6 +118,14 @@ def test_volume_follows_its_task_from_a_dead_agent_to_a_live_one(deployed, workl
     assert out.splitlines()[0] == token
     assert mapped_ips(gw, VOLUME) == [y["ip"]]
     assert sdc_state(gw, y["ip"]) == "Connected"
+
+    # X comes back: its agent's isolator cleans up the container it lost (the framework's dvdi step put
+    # the checkpoint on disk), which must not take the volume away from Y.
+    assert control(deployed, f"agents/{x['name']}/reboot", {"start": True})["state"] == "running"
+    e2e.wait(lambda: sdc_state(gw, x["ip"]) == "Connected", 30, "X's SDC to reconnect")
+    assert mapped_ips(gw, VOLUME) == [y["ip"]]
+    assert workload.state(second) == "TASK_RUNNING"
+    assert workload.wait(first, {"TASK_GONE"}, timeout=30)["reason"] == "REASON_RECONCILIATION"
 
     # A normal end on Y releases the volume (dvdcli unmount -> REX-Ray unmaps it).
     workload.kill(second)

@@ -3,9 +3,13 @@ docker/volume isolator (or a DVDI module built for its Mesos version), a real ag
 import json
 import pathlib
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 
 import pytest
 
+from dcos_scaleio.sandbox.workload import GONE_STATES, VolumeWorkload, WorkloadError, run_volume_task
 from mesos_testfw.clusters import AgentSpec, make_cluster
 from mesos_testfw.harness import executor_info
 
@@ -13,6 +17,7 @@ pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
 DVDCLI = (pathlib.Path(__file__).resolve().parents[2] / "mesos_testfw" / "dvdcli_fixture.sh").read_text()
 DVDI_LIB = "/usr/lib/libmesos_dvdi_isolator-1.0.1.so"
+PERSISTENT_CHECKPOINT = "/var/lib/mesos/isolators/docker/volume"
 
 
 @pytest.fixture(scope="module")
@@ -28,6 +33,11 @@ def cluster(tmp_path_factory):
         AgentSpec("dvdi", version="1.0.1", flags={"modules": "file:///usr/lib/dvdi-mod.json"},
                   isolation="com_emccode_mesos_DockerVolumeDriverIsolator,posix/cpu,posix/mem",
                   files=dict(dvdcli, **module_files)),
+        # The isolator's checkpoint in /var/run (default: lost on reboot) and on disk (what the
+        # framework's dvdi step configures).
+        AgentSpec("ckrun", isolation="posix/cpu,posix/mem,docker/volume", files=dvdcli),
+        AgentSpec("ckdisk", isolation="posix/cpu,posix/mem,docker/volume", files=dvdcli,
+                  flags={"docker_volume_checkpoint_dir": PERSISTENT_CHECKPOINT}),
     ]
     c = make_cluster(tmp_path_factory, specs)
     c.start()
@@ -115,3 +125,102 @@ def test_agent_refuses_to_start_with_unloadable_isolators(cluster):
     agent.root.write_text("/etc/mesos-slave/isolation", "posix/cpu,posix/mem\n")
     info = cluster.start_agent("noiso")
     assert info["state"] == "running" and info["id"] == old_id
+
+
+# ------------------------------------------------------------------------------------------------
+# The workload framework (sandbox.workload) against these agents, the agent's /files API and the
+# docker/volume isolator's checkpoint. Volume names are unique per test: the dvdcli logs are shared.
+# ------------------------------------------------------------------------------------------------
+def agent_get(agent, endpoint, **query):
+    url = f"http://{agent.ip}:{agent.port}{endpoint}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, None
+
+
+def volume_lines(cluster, agent_name, volume):
+    return [line.split()[0] for line in dvdcli_log(cluster, agent_name) if f"--volumename={volume}" in line]
+
+
+def test_workload_task_output_comes_from_the_agents_files_api(cluster):
+    agent = cluster.agent("ckrun")
+    result = run_volume_task(cluster.master_address, agent.hostname, "wl1",
+                             "echo out; echo err >&2; echo kept > data/f; cat data/f", timeout=30)
+    assert result.state == "TASK_FINISHED" and result.message == "Command exited with status 0", result
+    assert (result.stdout, result.stderr) == ("out\nkept\n", "err\n")
+    assert result.states == ["TASK_STARTING", "TASK_RUNNING", "TASK_FINISHED"]
+    assert wait_until(lambda: volume_lines(cluster, "ckrun", "wl1") == ["mount", "unmount"])
+    # The executor is gone but /state still lists it (completed), with its sandbox.
+    _, state = agent_get(agent, "/state")
+    done = [ex for fw in state["frameworks"] + state["completed_frameworks"]
+            for ex in fw.get("completed_executors", []) if ex["id"] == result.task_id]
+    assert [ex["directory"] for ex in done] == [result.directory]
+    assert done[0]["completed_tasks"] == [{"id": result.task_id, "state": "TASK_FINISHED"}]
+    stdout = f"{result.directory}/stdout"
+    assert agent_get(agent, "/files/read", path=stdout) == (200, {"data": "", "offset": len("out\nkept\n")})
+    assert agent_get(agent, "/files/read", path=stdout, offset=4, length=2) == (200, {"data": "ke", "offset": 4})
+    status, listing = agent_get(agent, "/files/browse", path=result.directory)
+    assert status == 200 and {"stdout", "stderr", "data"} <= {e["path"].rsplit("/", 1)[1] for e in listing}
+    assert agent_get(agent, "/files/read")[0] == 400
+    assert agent_get(agent, "/files/read", path=stdout, offset="x")[0] == 400
+    assert agent_get(agent, "/files/read", path="/etc/passwd")[0] == 404
+    # The volume symlink leads out of the sandbox: not readable through it.
+    assert agent_get(agent, "/files/read", path=f"{result.directory}/data/f")[0] == 404
+
+
+def test_workload_dvdi_environment_form(cluster):
+    agent = cluster.agent("dvdi")
+    result = run_volume_task(cluster.master_address, agent.hostname, "wl2", "echo dv > data/f && cat data/f",
+                             form="dvdi", options={"size": 3}, timeout=30)
+    assert result.state == "TASK_FINISHED" and result.stdout == "dv\n", result
+    assert [line for line in dvdcli_log(cluster, "dvdi") if "wl2" in line][0] == \
+        "mount --volumedriver=rexray --volumename=wl2 --volumeopts=size=3"
+
+
+def test_workload_refuses_values_that_would_reach_dvdcli(cluster):
+    for kwargs in ({"volume": "bad name"}, {"volume": "v", "options": {"size": "1,x=2"}},
+                   {"volume": "v", "container_path": "../escape"}, {"volume": "v", "driver": "rex ray"}):
+        with pytest.raises(WorkloadError):
+            run_volume_task(cluster.master_address, cluster.agent("ckrun").hostname, command="true", timeout=5,
+                            **kwargs)
+
+
+def _running_volume_task(wl, agent, volume):
+    tid = wl.launch(agent.hostname, volume, "echo UP; exec sleep 600")
+    wl.wait(tid, {"TASK_RUNNING"}, timeout=30)
+    wl.wait_output(tid, "UP", timeout=30)
+    return tid, wl.result(tid).directory.rsplit("/", 1)[1]     # .../runs/<container id>
+
+
+@pytest.mark.parametrize("agent_name,checkpoint_dir,released", [
+    ("ckrun", "/var/run/mesos/isolators/docker/volume", False),
+    ("ckdisk", PERSISTENT_CHECKPOINT, True)])
+def test_a_rebooted_host_releases_its_volumes_only_with_a_persistent_checkpoint(cluster, agent_name,
+                                                                                 checkpoint_dir, released):
+    agent = cluster.agent(agent_name)
+    volume = f"ck-{agent_name}"
+    with VolumeWorkload(cluster.master_address, name=f"ck-{agent_name}") as wl:
+        tid, container = _running_volume_task(wl, agent, volume)
+        checkpoint = json.loads(agent.root.read_text(f"{checkpoint_dir}/{container}/volumes"))
+        assert checkpoint == {"volumes": [{"driver": "rexray", "name": volume}]}
+        info = cluster.reboot_agent(agent_name)       # the host crashes and comes back
+        assert info["state"] == "running"
+        # Nothing was unmounted while the host went down; at boot the isolator cleans up what it knows.
+        assert volume_lines(cluster, agent_name, volume) == (["mount", "unmount"] if released else ["mount"])
+        assert agent.root.read_text(f"{checkpoint_dir}/{container}/volumes") is None
+        assert wl.wait(tid, GONE_STATES, timeout=30)["state"] in GONE_STATES
+
+
+def test_volumes_are_released_once_when_a_task_ends_normally(cluster):
+    agent = cluster.agent("ckdisk")
+    with VolumeWorkload(cluster.master_address, name="ck-normal") as wl:
+        tid, container = _running_volume_task(wl, agent, "ck-normal")
+        wl.kill(tid)
+        assert wl.wait(tid, timeout=30)["state"] == "TASK_KILLED"
+        assert wait_until(lambda: volume_lines(cluster, "ckdisk", "ck-normal") == ["mount", "unmount"])
+        assert wait_until(lambda: agent.root.read_text(f"{PERSISTENT_CHECKPOINT}/{container}/volumes") is None)
+        # A later agent restart finds nothing to clean up.
+        assert cluster.restart_agent("ckdisk")["state"] == "running"
+        assert volume_lines(cluster, "ckdisk", "ck-normal") == ["mount", "unmount"]
