@@ -2,7 +2,7 @@
 
     python -m dcos_scaleio.sandbox up --agents N [--mode provision|existing] [--os mixed|ubuntu|rhel]
         [--store sqlite|zookeeper] [--state-dir D] [--dev-executor] [--frozen-scheduler]
-        [--options FILE.json]
+        [--options FILE.json] [--dcos]
 
 Brings up, in order: the artifact mirror (ScaleIO/REX-Ray/dvdcli packages and isolator modules, plus
 the freshly built executor artifact ``framework/dcos-scaleio-executor.tar.gz``, each with a sha256);
@@ -30,6 +30,16 @@ The DC/OS front (:mod:`.dcos`: IAM + Admin Router, HTTPS with its own sandbox CA
 ``<dcos_url>/service/<service.name>/...`` reaches the scheduler, ``<dcos_url>/mesos/...`` the master;
 ``dcos_acs_token`` is a bootstrapuser login token. The scheduler gets ``SCALEIO_IAM_JWKS_URL``,
 ``SCALEIO_IAM_CA``, ``SCALEIO_API_TOKEN`` (= ``api_token``) and ``SCALEIO_API_OPERATORS=bootstrapuser``.
+
+``--dcos``: as on a DC/OS cluster, nothing starts the scheduler by hand. ZooKeeper (the store), the
+front, Marathon (``<dcos_url>/service/marathon``, also ``/marathon``) and Cosmos (``/package``,
+``/cosmos``) run; the scheduler and executor artifacts are served at ``artifacts_url``
+(``<mirror>/framework/<program>.tar.gz`` + ``.sha256``); the options file is what to install with
+(operator options plus ``service.iam_jwks_url``/``iam_ca``/``api_operators`` for this front). The
+JSON line then has ``scheduler_api``/``scheduler_pid``/``pid_file``/``api_token`` null and adds
+``marathon_url`` and ``cosmos_url`` (direct, http), ``artifacts_url`` and ``scheduler_artifact``
+``{"url", "sha256"}``. Marathon's tasks get this process's environment plus ``scheduler_env``
+(and ``SCALEIO_DEV_EXECUTOR_PYTHON`` with ``--dev-executor``).
 SIGTERM/SIGINT stops everything it started (scheduler, executors, agents and their mounts, the
 ScaleIO system, ZooKeeper, the mirror). Without ``--state-dir`` a temp dir is used and removed.
 
@@ -49,9 +59,11 @@ import copy
 import json
 import os
 import pathlib
+import random
 import secrets
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -63,6 +75,7 @@ import urllib.request
 from .dcos.front import DcosFront
 from .dcos.iam import BOOTSTRAP_USER
 from .demo import DISKS, KERNELS, World, demo_options
+from .scaleio import probe
 from .scaleio.cli import admin_password
 from .supervisor import Supervisor
 from .zookeeper import free_port
@@ -71,7 +84,8 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "packaging" / "build_artifacts.py"
 EXECUTOR_PROGRAM = "dcos-scaleio-executor"
 SCHEDULER_PROGRAM = "dcos-scaleio-scheduler"
-EXECUTOR_MIRROR_PATH = f"framework/{EXECUTOR_PROGRAM}.tar.gz"
+ARTIFACTS_DIR = "framework"   # in the mirror: the framework's artifacts, each with its .sha256
+EXECUTOR_MIRROR_PATH = f"{ARTIFACTS_DIR}/{EXECUTOR_PROGRAM}.tar.gz"
 OS_CHOICES = ("mixed", "ubuntu", "rhel")
 SCHEDULER_MODULE = "dcos_scaleio.framework.scheduler"
 DEFAULT_SERVICE_NAME = "scaleio"
@@ -125,6 +139,20 @@ def write_private_json(path: pathlib.Path, data: dict) -> None:
     os.replace(tmp, path)
 
 
+def free_sio_prefix() -> str:
+    """A ``127.0.X`` prefix (X in 10..99) whose first MDM address is free on the MDM port."""
+    for _ in range(50):
+        third = random.randint(10, 99)
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((f"127.0.{third}.1", probe.MDM_PORT))
+            except OSError:
+                continue
+        return f"127.0.{third}"
+    raise RuntimeError("no free 127.0.X prefix for the pre-built ScaleIO system")
+
+
 class UpWorld(World):
     """The demo's world, with a chosen OS mix and, for existing mode, agents attached to the
     pre-built system (so their SDCs join it)."""
@@ -152,8 +180,9 @@ class UpWorld(World):
             self.families[agent.name] = family
 
     def start_scaleio(self):
+        """The pre-built system, on a free ``127.0.X`` prefix: sandboxes may run side by side."""
         from dcos_scaleio.sandbox.scaleio.prebuilt import ExistingCluster
-        self.scaleio = ExistingCluster(self.sio_dir, ip_prefix="127.0.10", password=self.password)
+        self.scaleio = ExistingCluster(self.sio_dir, ip_prefix=free_sio_prefix(), password=self.password)
         self.scaleio.start()
 
 
@@ -170,7 +199,8 @@ class SandboxUp:
     def __init__(self, agents: int = 3, *, mode: str = "provision", os_choice: str = "mixed",
                  store: str = "sqlite", state_dir=None, dev_executor: bool = False,
                  executor_artifact=None, options: dict | None = None, scheduler_env: dict | None = None,
-                 scheduler_argv=None, frozen_scheduler: bool = False, ready_timeout: float = 90.0):
+                 scheduler_argv=None, frozen_scheduler: bool = False, ready_timeout: float = 90.0,
+                 dcos: bool = False, scheduler_artifact=None):
         if agents < 1:
             raise ValueError("agents must be >= 1")
         if mode not in ("provision", "existing"):
@@ -179,11 +209,18 @@ class SandboxUp:
             raise ValueError("store must be sqlite or zookeeper")
         if os_choice not in OS_CHOICES:
             raise ValueError(f"os must be one of {OS_CHOICES}")
+        self.dcos = dcos
+        if dcos:
+            store = "zookeeper"   # a Marathon-launched scheduler keeps its state where DC/OS does
         self.agent_count, self.mode, self.store, self.os_choice = agents, mode, store, os_choice
         self._temp = state_dir is None
         self.state_dir = pathlib.Path(state_dir or tempfile.mkdtemp(prefix="scaleio-up-")).resolve()
         self.dev_executor = dev_executor
         self.executor_artifact = executor_artifact
+        self.scheduler_artifact = scheduler_artifact
+        self.scheduler_info: dict | None = None
+        self.marathon = None
+        self.cosmos = None
         self.options_override = options or {}
         self.scheduler_env = dict(scheduler_env or {})
         self.scheduler_argv = list(scheduler_argv or [sys.executable, "-m", SCHEDULER_MODULE])
@@ -201,15 +238,27 @@ class SandboxUp:
         self.info: dict = {}
 
     # ------------------------------------------------------------------ parts
+    def _publish(self, path, program: str) -> dict:
+        """Serve an artifact as ``<mirror>/framework/<program>.tar.gz`` with a ``.sha256`` beside it
+        (``sha256sum`` format, as build_artifacts.py writes it); ``{"url", "sha256"}``."""
+        rel = f"{ARTIFACTS_DIR}/{program}.tar.gz"
+        target = self.world.mirror.directory / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        sha = self.world.mirror.sha256(rel)
+        (target.parent / f"{target.name}.sha256").write_text(f"{sha}  {target.name}\n")
+        return {"url": self.world.mirror.url_for(rel), "sha256": sha}
+
     def _serve_executor(self) -> None:
         if self.dev_executor:
             return
-        path = self.executor_artifact or build_executor_artifact()["path"]
-        target = self.world.mirror.directory / EXECUTOR_MIRROR_PATH
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
-        self.executor_info = {"url": self.world.mirror.url_for(EXECUTOR_MIRROR_PATH),
-                              "sha256": self.world.mirror.sha256(EXECUTOR_MIRROR_PATH)}
+        self.executor_info = self._publish(self.executor_artifact or build_executor_artifact()["path"],
+                                           EXECUTOR_PROGRAM)
+
+    def _serve_scheduler(self) -> None:
+        """(--dcos) The scheduler artifact, for the package Cosmos installs to fetch."""
+        self.scheduler_info = self._publish(self.scheduler_artifact or build_artifact("scheduler")["path"],
+                                            SCHEDULER_PROGRAM)
 
     def _store_options(self) -> dict:
         if self.store == "zookeeper":
@@ -248,6 +297,51 @@ class SandboxUp:
         """What the scheduler needs to check credentials against this front (see the auth contract)."""
         return {"SCALEIO_IAM_JWKS_URL": self.front.jwks_url, "SCALEIO_IAM_CA": self.front.ca_path,
                 "SCALEIO_API_TOKEN": self.api_token, "SCALEIO_API_OPERATORS": BOOTSTRAP_USER}
+
+    def install_options(self, options: dict) -> dict:
+        """(--dcos) The operator options plus what an install through Cosmos needs to trust this
+        front: the JWKS URL, its CA and the operators (options ``service.iam_*``/``api_operators``)."""
+        service = dict(options.get("service") or {})
+        service.update({"iam_jwks_url": self.front.jwks_url, "iam_ca": self.front.ca_path,
+                        "api_operators": [BOOTSTRAP_USER]})
+        return {**options, "service": service}
+
+    def task_env(self) -> dict:
+        """(--dcos) What Marathon gives every task besides the app's env (an agent's environment)."""
+        env = dict(os.environ)
+        for key in ("SCALEIO_DEV_EXECUTOR_PYTHON", "SCALEIO_OPTIONS_FILE", "PORT_API", "PORT0"):
+            env.pop(key, None)
+        env.update({"LIBPROCESS_IP": "127.0.0.1", "PYTHONUNBUFFERED": "1"})
+        if self.dev_executor:
+            env["SCALEIO_DEV_EXECUTOR_PYTHON"] = sys.executable
+        env.update(self.scheduler_env)
+        return env
+
+    def _start_marathon_and_cosmos(self) -> None:
+        """(--dcos) Marathon (its apps' tasks under ``<state_dir>/marathon``) and, when this build has
+        it, Cosmos, both behind the front."""
+        from .dcos.marathon import Marathon
+        self.marathon = Marathon(self.state_dir / "marathon", task_env=self.task_env()).start()
+        self.front.serve_marathon(self.marathon)
+        try:
+            from .dcos.cosmos import Cosmos
+        except ImportError:   # Cosmos is another part of the sandbox; without it, Marathon alone
+            return
+        self.cosmos = Cosmos(self.marathon.url, mesos_url=f"http://{self.world.mesos.master_address}").start()
+        self.cosmos.mount(self.front.router)
+
+    def relaunch_scheduler(self, env: dict | None = None) -> None:
+        """Stop the scheduler and start it again (``env`` updates ``scheduler_env`` first, and the
+        options file is read afresh); returns once it serves its plan. ``info`` follows it."""
+        if self.dcos:
+            raise RuntimeError("with dcos=True Marathon runs the scheduler")
+        if self.supervisor is not None:
+            self.supervisor.stop()
+            self.supervisor = None
+        self.scheduler_env.update(env or {})
+        self._start_scheduler()
+        self._wait_ready()
+        self.info.update(scheduler_api=self.api_url, scheduler_pid=self.supervisor.pid)
 
     def _start_scheduler(self) -> None:
         sandbox = self.state_dir / "scheduler"
@@ -295,15 +389,22 @@ class SandboxUp:
             self.world = UpWorld(str(self.state_dir), self.os_choice, admin_password(self.state_dir))
             self.world.start_mirror()
             self._serve_executor()
+            if self.dcos:
+                self._serve_scheduler()
             store = self._store_options()
             self.world.start_mesos(self.agent_count)
             self._start_front()
             self.world.provision_agents()
             if self.mode == "existing":
                 self.world.start_scaleio()
-            write_private_json(self.options_file, self.operator_options(store))
-            self._start_scheduler()
-            self._wait_ready()
+            options = self.operator_options(store)
+            if self.dcos:
+                write_private_json(self.options_file, self.install_options(options))
+                self._start_marathon_and_cosmos()
+            else:
+                write_private_json(self.options_file, options)
+                self._start_scheduler()
+                self._wait_ready()
             self.info = self._describe()
         except BaseException:
             self.stop()
@@ -318,13 +419,20 @@ class SandboxUp:
         store = json.loads(self.options_file.read_text())["service"]["state_store"]
         store_url = (f"zk://{store['zookeeper']}" if store["type"] == "zookeeper"
                      else f"sqlite://{store['sqlite_path']}")
+        scheduler = self.supervisor is not None
         return {"master": w.mesos.master_address, "control_url": w.mesos.control.url,
-                "scheduler_api": self.api_url, "scheduler_pid": self.supervisor.pid,
-                "pid_file": str(self.pid_file), "gateway_url": sio.get("gateway_url"),
+                "scheduler_api": self.api_url if scheduler else None,
+                "scheduler_pid": self.supervisor.pid if scheduler else None,
+                "pid_file": str(self.pid_file) if scheduler else None, "gateway_url": sio.get("gateway_url"),
                 "ca_path": sio.get("ca_path"), "admin_password": w.password, "state_dir": str(self.state_dir),
                 "mirror_url": w.mirror.url, "options_file": str(self.options_file), "store_url": store_url,
                 "mode": self.mode, "agents": agents, "executor_artifact": self.executor_info,
-                **self._describe_front()}
+                **self._describe_front(), **(self._describe_dcos() if self.dcos else {})}
+
+    def _describe_dcos(self) -> dict:
+        return {"marathon_url": self.marathon.url, "cosmos_url": self.cosmos.url if self.cosmos else None,
+                "artifacts_url": self.world.mirror.url_for(ARTIFACTS_DIR),
+                "scheduler_artifact": self.scheduler_info, "api_token": None}
 
     def _describe_front(self) -> dict:
         return {"dcos_url": self.front.url, "dcos_ca_path": self.front.ca_path,
@@ -336,6 +444,13 @@ class SandboxUp:
         if self.supervisor is not None:
             self.supervisor.stop()
             self.supervisor = None
+        for part in ("cosmos", "marathon"):   # Marathon kills the tasks it runs (the scheduler)
+            if getattr(self, part) is not None:
+                try:
+                    getattr(self, part).stop()
+                except Exception as exc:
+                    print(f"warning: stopping {part} failed: {exc}", file=sys.stderr)
+                setattr(self, part, None)
         if self.front is not None:
             self.front.stop()
             self.front = None
@@ -367,6 +482,9 @@ def parse_args(argv):
     p.add_argument("--frozen-scheduler", action="store_true",
                    help="run the built dcos-scaleio-scheduler artifact instead of `python -m ...`")
     p.add_argument("--options", default=None, help="JSON file merged over the generated operator options")
+    p.add_argument("--dcos", action="store_true",
+                   help="run Marathon and Cosmos behind the front (store: ZooKeeper) and no scheduler: "
+                        "install the package through Cosmos, as on DC/OS")
     return p.parse_args(argv)
 
 
@@ -377,7 +495,7 @@ def main(argv=None) -> int:
     previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
     up = SandboxUp(args.agents, mode=args.mode, os_choice=args.os_choice, store=args.store,
                    state_dir=args.state_dir, dev_executor=args.dev_executor, options=overrides,
-                   frozen_scheduler=args.frozen_scheduler)
+                   frozen_scheduler=args.frozen_scheduler, dcos=args.dcos)
     try:
         up.start()
         print(json.dumps(up.info, sort_keys=True), flush=True)

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import datetime
 import http.client
-import os
 import pathlib
 import socket
 import ssl

@@ -1,7 +1,6 @@
 """The sandbox's Marathon behind the Admin Router: real processes, fresh sandboxes, health checks,
 restart on death, single-instance replacement, delete, fetch of archives."""
 import io
-import json
 import os
 import signal
 import sys
