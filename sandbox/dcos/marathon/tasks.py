@@ -15,7 +15,8 @@ the app's backoff) whose ``prepare`` hook makes every incarnation a new task:
 
 Health checks (HTTP/HTTPS/MESOS_HTTP[S]: 200-399 is healthy; TCP/MESOS_TCP: connect; COMMAND: exit
 0) run on one monitor thread per app: first after ``delaySeconds`` (MESOS_*) or at once, then every
-``intervalSeconds``; failures before the first success inside ``gracePeriodSeconds`` do not count;
+``intervalSeconds``; failures before the first success inside ``gracePeriodSeconds`` do not count
+(and are retried within a second rather than a whole interval, so a deployment ends promptly);
 ``maxConsecutiveFailures`` failures in a row kill the task (0 = never), and the supervisor replaces it.
 """
 from __future__ import annotations
@@ -37,6 +38,7 @@ from ...zookeeper import free_port
 HOST = "127.0.0.1"
 DEFAULT_KILL_GRACE_S = 3.0
 TICK_S = 0.1
+GRACE_RETRY_S = 1.0
 
 
 def iso_now() -> str:
@@ -238,14 +240,16 @@ class AppRunner:
             if task is not self.task or task.state != "TASK_RUNNING":
                 return
             h = task.health[i]
-            h["_next"] = time.monotonic() + check["intervalSeconds"]
+            # Until the first success inside the grace period, look again within a second (not a
+            # whole interval: a deployment waits for health, and sandbox users for deployments).
+            in_grace = h["firstSuccess"] is None and time.monotonic() - task.started_mono < check["gracePeriodSeconds"]
+            wait = check["intervalSeconds"] if ok or not in_grace else min(check["intervalSeconds"], GRACE_RETRY_S)
+            h["_next"] = time.monotonic() + wait
             now = iso_now()
             if ok:
                 h.update(alive=True, consecutiveFailures=0, lastSuccess=now)
                 h["firstSuccess"] = h["firstSuccess"] or now
             else:
-                in_grace = h["firstSuccess"] is None and \
-                    time.monotonic() - task.started_mono < check["gracePeriodSeconds"]
                 h.update(alive=False, lastFailure=now, lastFailureCause=cause)
                 if not in_grace:
                     h["consecutiveFailures"] += 1
