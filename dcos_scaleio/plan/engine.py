@@ -411,6 +411,8 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
         # The attempt's IDs only matter while it runs (late answers are recognised as stale by
         # not matching); dropping them saves ~1 KB per agent at 10,000 agents.
         step.task_id = step.action_id = None
+        if "rebooted" in step.params:     # a later run (operator restart) may reboot once more
+            step.params = {k: v for k, v in step.params.items() if k != "rebooted"}
         for dep in step.dependents:
             dep.unmet -= 1
             if dep.unmet == 0 and dep.state is P:
@@ -616,7 +618,16 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
                 if spec.path not in node.devices:
                     self._add_device(node, spec)
         running = node.running
-        if node.restarting and running is not None and running.stage == "restart":
+        if node.restarting and running is not None and running.stage == "restart" \
+                and running.params.get("restart_kind") == "reboot":
+            # Back from the reboot the step asked for: the step runs again on the rebooted host
+            # (its own checks are the verification; e.g. scini loads with the new kernel now).
+            self._release_restart(running)
+            running.deadline = None
+            running.message = "the agent rebooted: running the step again"
+            running.params = {**running.params, "rebooted": True}
+            self._move(running, "lost")
+        elif node.restarting and running is not None and running.stage == "restart":
             # The agent is back from the restart the step asked for: verify before completing.
             running.stage = "verify"
             running.message = "verifying the agent after its restart"
@@ -743,6 +754,10 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
                 flag = "allow_restart" if restart == "agent" else "allow_reboot"
                 why = result.get("restart_reason") or "the step needs it"
                 self._fail(step, f"an agent {restart} is required ({why}) and agents.{flag} is off", False)
+                return
+            if restart == "reboot" and step.params.get("rebooted"):
+                why = result.get("restart_reason") or "the step needs it"
+                self._fail(step, f"still needs a reboot after rebooting the agent once ({why})", False)
                 return
             step.params = {**step.params, "restart_kind": restart}
             step.stage = "restart"

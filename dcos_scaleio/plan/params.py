@@ -73,6 +73,8 @@ class ParamsMixin:
                      tiebreakers=[{"name": slots[s], "ip": ip(s)} for s in slots if s.startswith("tiebreaker")])
         if action in ("gateway", "sdc"):
             p["mdm_ips"] = self._manager_ips()
+        if action == "sdc":
+            p["allow_reboot"] = o.agents.allow_reboot
         if action == "gateway":
             p["port"] = o.scaleio.gateway.port
         if action == "rexray":

@@ -287,8 +287,15 @@ class Core:
             self._commit([], ack=status)    # unACKed, the agent would hold back the terminal update
             return
         self._restart_tasks.pop(tid, None)
-        self._agent_restarts.pop(host, None)
+        pending = self._agent_restarts.pop(host, None) or {}
         node = self.engine.nodes.get(host)
+        if pending.get("kind") == "reboot" and node is not None and self._died_with_host(state, status):
+            # The executor died with the host: the reboot happened. The engine runs the step again,
+            # on a new executor, once the agent offers again.
+            LOG.info("agent %s rebooted (%s)", host, state)
+            rec = self.executors.mark_lost(hostname=host) if self.executors is not None else None
+            self._feed([AgentAdded(self.clock(), node.info)], ack=status, extra_records=[rec] if rec else [])
+            return
         if state == "TASK_FINISHED" and node is not None:
             LOG.info("agent %s restarted with its new flags", host)
             self._feed([AgentAdded(self.clock(), node.info)], ack=status)
@@ -450,14 +457,22 @@ class Core:
         info, rec = self.executors.for_launch(d.hostname, d.agent_id, build)
         return messages.task_info(d, d.agent_id, info, role=role, allocation_role=alloc), rec
 
+    @staticmethod
+    def _died_with_host(state, status) -> bool:
+        """A restart task's end that means its executor (and host) went away under it."""
+        return state in ("TASK_LOST", "TASK_GONE", "TASK_UNKNOWN", "TASK_DROPPED") or (
+            state in ("TASK_FAILED", "TASK_KILLED") and status.get("reason") in messages.EXECUTOR_TERMINATED_REASONS)
+
     def _restart_agent(self, d: RestartAgent):
+        """Restart (kind "agent") or reboot (kind "reboot") an agent the engine asked for: the step
+        that asked runs again with ``self_restart`` on that agent's executor, on its next offer."""
         last = self._last_launch.get(d.step)
-        if d.kind != "agent" or last is None:
+        if d.kind not in ("agent", "reboot") or last is None:
             LOG.warning("cannot %s agent %s for %s from here; the step will time out and retry", d.kind,
                         d.hostname, d.step)
             return
-        LOG.info("restarting agent %s for %s", d.hostname, d.step)
-        self._agent_restarts[d.hostname] = {"launch": last, "task_id": None}
+        LOG.info("%s agent %s for %s", "rebooting" if d.kind == "reboot" else "restarting", d.hostname, d.step)
+        self._agent_restarts[d.hostname] = {"launch": last, "task_id": None, "kind": d.kind}
         if self.driver is not None:     # offers may be suppressed: the restart task needs one
             self.counters["revive"] += 1
             self.driver.revive(self.roles)

@@ -5,7 +5,11 @@ configured persistently with ``drv_cfg --add_mdm --ip .. --file <drv_cfg.txt>`` 
 
 When ``scini`` cannot start because the SDC package has no module for the running kernel, the
 step fails (not retryable) saying so, and whether a kernel the package supports is installed
-(then a reboot into it would be needed: ``restart`` = ``reboot`` in the facts).
+(then a reboot into it would be needed: ``reboot_needed`` in the facts). With ``allow_reboot``
+(the operator's ``agents.allow_reboot``) and such a kernel installed, the step instead completes
+with ``restart: "reboot"`` and the reason, leaving the MDM configuration for its next run; with
+``self_restart`` (the scheduler's reboot task) it reboots the host through its init
+(``systemctl reboot``) and does not return unless that fails.
 """
 from __future__ import annotations
 
@@ -99,9 +103,24 @@ def scini_loaded(host) -> bool:
     return any(line.split()[:1] == ["scini"] for line in r.out.splitlines())
 
 
+REBOOT_WAIT_S = 300.0
+
+
+def reboot(host, ctx, why: str) -> None:
+    """Reboot the host through its init. Returns only by raising: a refused reboot, or a host still
+    up after REBOOT_WAIT_S (this process dies with the host otherwise)."""
+    ctx.changed(f"rebooting the host: {why}")
+    r = host.run(["systemctl", "reboot"], timeout=120)
+    if not r.ok:
+        raise StepError(host.failure(r, "systemctl reboot"))
+    services.wait_until(lambda: False, REBOOT_WAIT_S, 1.0)
+    raise StepError(f"the host did not reboot within {REBOOT_WAIT_S:.0f} s of systemctl reboot")
+
+
 class Sdc(Step):
     NAME = "sdc"
-    PARAMS = spec(SCALEIO, mdm_ips=(v.ip_list, True))
+    PARAMS = spec(SCALEIO, mdm_ips=(v.ip_list, True), allow_reboot=(v.boolean, False, False),
+                  self_restart=(v.boolean, False, False))
 
     def wanted(self, ctx):
         return sorted(ctx.params["mdm_ips"])
@@ -130,7 +149,14 @@ class Sdc(Step):
                 services.ensure_running(host, ctx, "scini", timeout_s=15)
             except StepError:
                 reason, facts = kernel_diagnosis(host)
-                raise StepError(reason, retryable=False, **facts) from None
+                if not (facts.get("reboot_needed") and p["allow_reboot"]):
+                    raise StepError(reason, retryable=False, **facts) from None
+                for key, value in facts.items():
+                    ctx.fact(key, value)
+                if p["self_restart"]:
+                    reboot(host, ctx, reason)
+                ctx.need_restart("reboot", reason)
+                return
         self.configure_mdms(ctx)
 
     def configure_mdms(self, ctx):
@@ -155,6 +181,8 @@ class Sdc(Step):
         ctx.changed(what)
 
     def verify(self, ctx):
+        if ctx.restart == "reboot":
+            return          # verified by the next run, after the reboot
         host, wanted = ctx.host, self.wanted(ctx)
         if not services.is_active(host, "scini"):
             raise StepError("service scini is not active")
