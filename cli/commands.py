@@ -7,6 +7,7 @@ failure is a :class:`~.errors.CliError` raised by the layers below.
 from __future__ import annotations
 
 import json
+import re
 import sys
 
 from . import errors, render
@@ -126,7 +127,14 @@ def nodes(ctx: Context) -> int:
 
 def add_device(ctx: Context) -> int:
     ns = ctx.ns
-    result = ctx.api.add_devices(ns.node, ns.devices, ns.pool)
+    try:
+        result = ctx.api.add_devices(ns.node, ns.devices, ns.pool)
+    except CliError as exc:
+        # The API names the field (devices[1]); say which device that is.
+        match = re.search(r"devices\[(\d+)\]", exc.message)
+        if exc.code == errors.VALIDATION and match and int(match.group(1)) < len(ns.devices):
+            exc.message += f" (device {ns.devices[int(match.group(1))]!r})"
+        raise
     if ns.json:
         render.print_json(result)
         return errors.OK
@@ -176,7 +184,8 @@ def preview(ctx: Context) -> int:
         render.print_json(doc)
     else:
         render.out(render.preview(doc))
-    return errors.VALIDATION if isinstance(doc, dict) and doc.get("errors") else errors.OK
+    invalid = isinstance(doc, dict) and (doc.get("valid") is False or bool(doc.get("errors")))
+    return errors.VALIDATION if invalid else errors.OK
 
 
 def endpoints(ctx: Context) -> int:

@@ -51,8 +51,17 @@ class Response:
         if isinstance(body, dict):
             for key in ("message", "description", "title", "error"):
                 if isinstance(body.get(key), str) and body[key]:
-                    return body[key]
+                    field = body.get("field")
+                    return f"{field}: {body[key]}" if isinstance(field, str) and field else body[key]
         return self.text.strip()[:300]
+
+    def field(self) -> str | None:
+        """The ``field`` an API error names (``devices[0]``), if any."""
+        try:
+            body = _json.loads(self.body)
+        except ValueError:
+            return None
+        return body.get("field") if isinstance(body, dict) and isinstance(body.get("field"), str) else None
 
 
 def token_expiry(token: str | None) -> int | None:

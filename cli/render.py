@@ -180,36 +180,46 @@ def endpoints_table(endpoints: dict):
 
 
 def preview(doc: dict):
-    """The preview: errors/warnings, the plan, and per agent the commands it would run."""
+    """``/v1/preview``: validation errors and warnings, the plan, then per agent every step with the
+    exact commands it would run (``steps[].commands[].argv``; null when the agent's OS is unknown)."""
+    import shlex
     from rich.console import Group
     from rich.table import Table
     parts = []
     for err in doc.get("errors") or []:
-        path = err.get("field") or err.get("path") if isinstance(err, dict) else None
-        msg = err.get("message") if isinstance(err, dict) else err
-        parts.append(f"[bold red]invalid[/] {_esc(path + ': ' if path else '')}{_esc(msg)}")
+        if isinstance(err, dict):
+            parts.append(f"[bold red]invalid[/] {_esc(err.get('field') or '(root)')}: {_esc(err.get('message'))}")
+        else:
+            parts.append(f"[bold red]invalid[/] {_esc(err)}")
     for warn in doc.get("warnings") or []:
         parts.append(f"[yellow]warning[/] {_esc(warn)}")
+    for host, why in (doc.get("ignored") or {}).items():
+        parts.append(f"[yellow]ignored agent[/] {_esc(host)}: {_esc(why)}")
     if isinstance(doc.get("plan"), dict):
         parts.append(plan_tree(doc["plan"], "deploy (preview)"))
-    agents = doc.get("agents") or doc.get("commands") or []
-    if isinstance(agents, dict):
-        agents = [{"hostname": k, **(v if isinstance(v, dict) else {"commands": v})} for k, v in agents.items()]
-    for agent in agents:
-        if not isinstance(agent, dict):
-            continue
-        table = Table(title=f"[bold]{_esc(agent.get('hostname') or agent.get('agent') or '?')}[/]",
-                      title_justify="left", show_header=False, box=None, pad_edge=False)
-        table.add_column("step", style="bold")
-        table.add_column("command", overflow="fold")
-        for entry in agent.get("steps") or agent.get("commands") or []:
-            if isinstance(entry, dict):
-                cmds = entry.get("commands") or [entry.get("command") or entry.get("argv") or ""]
-                for i, cmd in enumerate(cmds):
-                    text = " ".join(cmd) if isinstance(cmd, list) else str(cmd)
-                    table.add_row(_esc(entry.get("name") or entry.get("step") or "") if i == 0 else "", _esc(text))
-            else:
-                table.add_row("", _esc(" ".join(entry) if isinstance(entry, list) else entry))
+    by_agent: dict = {}
+    for step in doc.get("steps") or []:
+        by_agent.setdefault(step.get("agent") or "(scheduler)", []).append(step)
+    for agent, steps in by_agent.items():
+        table = Table(title=f"[bold]{_esc(agent)}[/]", title_justify="left", show_header=True,
+                      header_style="bold", box=None, pad_edge=False)
+        table.add_column("step", no_wrap=True)
+        table.add_column("command", overflow="fold", ratio=1)
+        table.add_column("when", overflow="fold")
+        for step in steps:
+            commands = step.get("commands")
+            label = _esc(step.get("name") or step.get("step") or "")
+            if commands is None:
+                action = step.get("action") or ""
+                table.add_row(label, f"[dim]{_esc(action)}{' (' if action else '('}commands known once the "
+                                     f"agent reports its OS)[/]" if step.get("kind") == "host" else
+                              f"[dim]{_esc(action or 'runs in the scheduler')}[/]", "")
+                continue
+            for n, cmd in enumerate(commands or [{}]):
+                argv = cmd.get("argv") if isinstance(cmd, dict) else cmd
+                text = shlex.join(argv) if isinstance(argv, list) else str(argv or "")
+                table.add_row(label if n == 0 else "", _esc(text), _esc(cmd.get("when") or "")
+                              if isinstance(cmd, dict) else "")
         parts += ["", table]
     if not parts:
         parts.append(_esc(json.dumps(doc, indent=2)))

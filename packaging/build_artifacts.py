@@ -1,6 +1,9 @@
-"""Build the self-contained scheduler and executor artifacts (PyInstaller, onedir), once per input change.
+"""Build the self-contained scheduler, executor and CLI artifacts (PyInstaller, onedir), once per input change.
 
-    .venv/bin/python packaging/build_artifacts.py [--force] [--only executor|scheduler]
+    .venv/bin/python packaging/build_artifacts.py [--force] [--only executor|scheduler|cli]
+
+Without ``--only``, the executor and the scheduler are built (what a cluster runs); the CLI with
+``--only cli`` (``make cli``).
 
 For each program (``dcos-scaleio-executor``, ``dcos-scaleio-scheduler``) PyInstaller builds a ONEDIR
 bundle (no unpacking on every start, unlike onefile) from the shim in ``packaging/``, leaving out
@@ -8,6 +11,13 @@ bundle (no unpacking on every start, unlike onefile) from the shim in ``packagin
 ``dcos_scaleio/schema/config.json``. Each bundle is packed *flat* as
 ``build/artifacts/<program>.tar.gz`` (the Mesos fetcher extracts it into the sandbox, so
 ``./<program>`` is the command) with ``<program>.tar.gz.sha256`` beside it (``sha256sum`` format).
+
+The CLI (``dcos-scaleio``, the DC/OS CLI plugin; Linux x86-64 only, built on this host) is packed as
+``build/artifacts/dcos-scaleio-cli-linux-x86-64.zip`` for ``resource.json`` ``cli.binaries.linux``
+kind ``zip``: ``bin/dcos-scaleio`` with its ``bin/_internal/`` beside it (the DC/OS CLI extracts the
+zip into the plugin's ``env/`` and runs ``env/bin/dcos-*``), plus ``.sha256``. It also carries the
+Universe package source (``universe/`` as ``_internal/dcos_scaleio/universe/``), so that
+``dcos scaleio install`` can publish the package it belongs to.
 
 Build once: a fingerprint of every input (product sources, the schema, requirements, the packaging
 files, the Python and PyInstaller versions) is stamped in ``build/artifacts/<program>.fingerprint``;
@@ -35,28 +45,54 @@ OUT = ROOT / "build" / "artifacts"
 WORK = ROOT / "build" / "pyinstaller"
 SCHEMA = ROOT / "universe" / "config.json"
 
+UNIVERSE = ROOT / "universe"
+
+# which -> (program, entry shim, product module)
 PROGRAMS = {
     "executor": ("dcos-scaleio-executor", "executor_entry.py", "dcos_scaleio.framework.executor"),
     "scheduler": ("dcos-scaleio-scheduler", "scheduler_entry.py", "dcos_scaleio.framework.scheduler"),
+    "cli": ("dcos-scaleio", "cli_entry.py", "dcos_scaleio.cli.main"),
 }
+DEFAULT_BUILD = ("executor", "scheduler")
+CLI_ZIP = "dcos-scaleio-cli-linux-x86-64.zip"
 # Product source trees (setup.py's package_dir): the sandbox is not an input and never ships.
 SOURCE_DIRS = ("dcos_scaleio", "framework", "cli")
+# Per program, the trees it is built from (a CLI edit must not rebuild the executor, and back).
+PROGRAM_SOURCES = {"executor": ("dcos_scaleio", "framework"), "scheduler": ("dcos_scaleio", "framework"),
+                   "cli": ("dcos_scaleio", "cli")}
+PROGRAM_PACKAGING = {"executor": ("entry.py", "executor_entry.py"), "scheduler": ("entry.py", "scheduler_entry.py"),
+                     "cli": ("cli_entry.py",)}
 # Modules never bundled: the emulated world and test tooling (product code never imports them).
 EXCLUDES = ("dcos_scaleio.sandbox", "tests", "pytest", "_pytest", "hypothesis", "tkinter")
 # Packages collected whole because steps/handlers are looked up by name at run time.
 COLLECT = ("dcos_scaleio.framework", "dcos_scaleio.options", "dcos_scaleio.plan")
+# The CLI imports its verbs lazily (start-up time): collect them, and not the framework.
+CLI_COLLECT = ("dcos_scaleio.cli", "dcos_scaleio.options")
+CLI_EXCLUDES = ("dcos_scaleio.framework", "pymesos", "kazoo", "PyPowerFlex", "requests", "cryptography", "jwt",
+                # Start-up time: the bootloader imports ctypes when bundled (only rich's Windows console
+                # code wants it), and multiprocessing / pydoc (-> pkgutil) each add a runtime hook.
+                "multiprocessing", "ctypes", "pydoc")
 
 
-def _input_files() -> list[pathlib.Path]:
+def _which(program: str) -> str:
+    return next(which for which, spec in PROGRAMS.items() if spec[0] == program)
+
+
+def _tree_files(folder: pathlib.Path) -> list[pathlib.Path]:
+    return [p for p in folder.rglob("*")
+            if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"]
+
+
+def _input_files(which: str) -> list[pathlib.Path]:
     files = []
-    for folder in SOURCE_DIRS:
-        for path in (ROOT / folder).rglob("*"):
-            if path.is_file() and "__pycache__" not in path.parts and path.suffix != ".pyc":
-                files.append(path)
+    for folder in PROGRAM_SOURCES[which]:
+        files += _tree_files(ROOT / folder)
     files += sorted((ROOT / "requirements").glob("*.txt"))
-    files += [p for p in PACKAGING.glob("*.py") if p.is_file()]
+    files += [PACKAGING / "build_artifacts.py"] + [PACKAGING / name for name in PROGRAM_PACKAGING[which]]
     files.append(SCHEMA)
-    return sorted(set(files))
+    if which == "cli" and UNIVERSE.is_dir():
+        files += _tree_files(UNIVERSE)
+    return sorted({p for p in files if p.is_file()})
 
 
 def fingerprint(program: str) -> str:
@@ -64,7 +100,7 @@ def fingerprint(program: str) -> str:
     import PyInstaller
     digest = hashlib.sha256()
     digest.update(f"{program}\0{sys.version}\0{PyInstaller.__version__}\0".encode())
-    for path in _input_files():
+    for path in _input_files(_which(program)):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
     return digest.hexdigest()
@@ -94,15 +130,18 @@ def _stage_sources() -> pathlib.Path:
 def _pyinstaller(program: str, entry: str, module: str, log) -> pathlib.Path:
     dist, work = WORK / "dist", WORK / "work"
     staging = _stage_sources()
+    is_cli = program == PROGRAMS["cli"][0]
     argv = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--onedir", "--name", program,
             "--distpath", str(dist), "--workpath", str(work), "--specpath", str(WORK / "spec"),
             "--paths", str(staging), "--paths", str(PACKAGING), "--log-level", "WARN",
             "--add-data", f"{SCHEMA}{os.pathsep}dcos_scaleio/schema",
             "--hidden-import", module]
-    for name in COLLECT:
+    for name in CLI_COLLECT if is_cli else COLLECT:
         argv += ["--collect-submodules", name]
-    for name in EXCLUDES:
+    for name in EXCLUDES + (CLI_EXCLUDES if is_cli else ()):
         argv += ["--exclude-module", name]
+    if is_cli and UNIVERSE.is_dir():
+        argv += ["--add-data", f"{UNIVERSE}{os.pathsep}dcos_scaleio/universe"]
     argv.append(str(PACKAGING / entry))
     # cwd = the staging dir, so the checkout's own dcos_scaleio/ (without framework/) is not on the path.
     subprocess.run(argv, cwd=staging, stdout=log, stderr=subprocess.STDOUT, check=True)
@@ -129,11 +168,37 @@ def _pack(bundle: pathlib.Path, target: pathlib.Path) -> None:
     os.replace(tmp, target)
 
 
+def _zip_cli(bundle: pathlib.Path, target: pathlib.Path) -> None:
+    """Zip the bundle under ``bin/`` (sorted, fixed timestamps, modes kept) into ``target`` atomically."""
+    import zipfile
+    tmp = target.with_suffix(".tmp")
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+        for path in sorted(bundle.rglob("*")):
+            name = "bin/" + str(path.relative_to(bundle)) + ("/" if path.is_dir() else "")
+            info = zipfile.ZipInfo(name, date_time=(2020, 1, 1, 0, 0, 0))
+            mode = path.lstat().st_mode
+            info.external_attr = (mode & 0xFFFF) << 16
+            info.create_system = 3   # unix: the modes (the executable bit) are honoured on extraction
+            if path.is_symlink():
+                zf.writestr(info, os.readlink(path))
+            elif path.is_dir():
+                zf.writestr(info, b"")
+            else:
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, path.read_bytes())
+    os.replace(tmp, target)
+
+
+def artifact_name(which: str) -> str:
+    program = PROGRAMS[which][0]
+    return CLI_ZIP if which == "cli" else f"{program}.tar.gz"
+
+
 def ensure(which: str, force: bool = False) -> dict:
-    """Build ``which`` ("executor"/"scheduler") unless its fingerprint is unchanged; describe it."""
+    """Build ``which`` ("executor"/"scheduler"/"cli") unless its fingerprint is unchanged; describe it."""
     program, entry, module = PROGRAMS[which]
-    target = OUT / f"{program}.tar.gz"
-    sha_file = OUT / f"{program}.tar.gz.sha256"
+    target = OUT / artifact_name(which)
+    sha_file = OUT / f"{target.name}.sha256"
     stamp = OUT / f"{program}.fingerprint"
     fp = fingerprint(program)
     started = time.monotonic()
@@ -143,7 +208,7 @@ def ensure(which: str, force: bool = False) -> dict:
         stamp.unlink(missing_ok=True)   # an interrupted build must never look fresh
         with open(OUT / f"{program}.build.log", "w") as log:
             bundle = _pyinstaller(program, entry, module, log)
-        _pack(bundle, target)
+        (_zip_cli if which == "cli" else _pack)(bundle, target)
         sha_file.write_text(f"{_sha256_file(target)}  {target.name}\n")
         stamp.write_text(fp + "\n")   # last: its presence means the tarball and sha256 are complete
         built = True
@@ -166,9 +231,10 @@ def main(argv=None) -> int:
     result = {}
     with open(OUT / ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)   # parallel callers wait, then find the fresh stamp
-        for which in args.only or ("executor", "scheduler"):
+        for which in args.only or DEFAULT_BUILD:
+            key = "dcos-scaleio-cli" if which == "cli" else PROGRAMS[which][0]
             try:
-                result[PROGRAMS[which][0]] = ensure(which, force=args.force)
+                result[key] = ensure(which, force=args.force)
             except subprocess.CalledProcessError:
                 log = OUT / f"{PROGRAMS[which][0]}.build.log"
                 sys.stderr.write(log.read_text(errors="replace")[-4000:])

@@ -1,0 +1,105 @@
+"""Fixtures for the CLI tests: one sandbox (1 agent, the real scheduler behind the real Admin Router)
+shared by every CLI test module, a clean DC/OS CLI environment, and the built CLI binary.
+
+``run_cli(*argv, env=...)`` calls ``dcos_scaleio.cli.main.main`` in-process and returns
+``Result(code, out, err)``; ``run_binary(...)`` does the same through the shipped binary.
+"""
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import subprocess
+import sys
+import zipfile
+from dataclasses import dataclass
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+BUILD = ROOT / "packaging" / "build_artifacts.py"
+
+
+@dataclass
+class Result:
+    code: int
+    out: str
+    err: str
+
+    def json(self):
+        return json.loads(self.out)
+
+
+@pytest.fixture(scope="package")
+def up(tmp_path_factory):
+    """A running sandbox: its info has dcos_url, dcos_ca_path, dcos_acs_token, scheduler_api, users."""
+    from dcos_scaleio.sandbox.up import SandboxUp
+    with SandboxUp(agents=1, dev_executor=True, state_dir=tmp_path_factory.mktemp("cli-up"),
+                   ready_timeout=120) as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+def home(tmp_path):
+    """An empty HOME (no ~/.dcos of the machine leaks into a test)."""
+    h = tmp_path / "home"
+    h.mkdir()
+    return h
+
+
+@pytest.fixture
+def base_env(home):
+    """The process environment minus every DC/OS variable, with a private HOME."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DCOS_")}
+    env["HOME"] = str(home)
+    return env
+
+
+@pytest.fixture
+def cluster_env(up, base_env):
+    """Environment variables the Go DC/OS CLI passes to plugins, for the sandbox's cluster."""
+    env = dict(base_env)
+    env.update({"DCOS_URL": up.info["dcos_url"], "DCOS_ACS_TOKEN": up.info["dcos_acs_token"],
+                "DCOS_TLS_CA_PATH": up.info["dcos_ca_path"]})
+    return env
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """In-process: main(argv, environ) with stdout/stderr captured."""
+    from dcos_scaleio.cli.main import main
+
+    def run(*argv, env) -> Result:
+        capsys.readouterr()
+        code = main(["scaleio", *argv], environ=env)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+    return run
+
+
+@pytest.fixture(scope="session")
+def cli_binary(tmp_path_factory):
+    """The shipped zip, built once per session (reused when its inputs are unchanged), unpacked as the
+    DC/OS CLI does into a plugin ``env/``; returns the path of ``env/bin/dcos-scaleio``."""
+    proc = subprocess.run([sys.executable, str(BUILD), "--only", "cli"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    info = json.loads(proc.stdout.strip().splitlines()[-1])["dcos-scaleio-cli"]
+    env_dir = tmp_path_factory.mktemp("plugin") / "env"
+    with zipfile.ZipFile(info["path"]) as zf:
+        for member in zf.infolist():
+            target = zf.extract(member, env_dir)
+            mode = (member.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(target, mode)
+    binary = env_dir / "bin" / "dcos-scaleio"
+    return {"binary": binary, "zip": pathlib.Path(info["path"]), "sha256": info["sha256"]}
+
+
+@pytest.fixture
+def run_binary(cli_binary):
+    def run(*argv, env, timeout=60) -> Result:
+        proc = subprocess.run([str(cli_binary["binary"]), "scaleio", *argv], env=env, capture_output=True,
+                              text=True, timeout=timeout)
+        return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run
