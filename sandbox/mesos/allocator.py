@@ -71,18 +71,23 @@ class Allocator:
             return
         now = m.clock.now()
         batches = {}
+        # Per framework once per tick: its usable roles (the rest of _role_for is per agent).
+        usable = {fw.id: [r for r in fw.roles if r not in fw.suppressed] for fw in frameworks}
         for agent in m.agents.values():
             if agent.state != "active":
+                continue
+            # Cheap checks first: free() is only computed for agents some framework may be offered.
+            candidates = []
+            for fw in frameworks:
+                role = self._role_for(fw, agent, usable[fw.id])
+                if role is not None and not any(o in fw.offers for o in agent.offered):
+                    candidates.append((fw, role))
+            if not candidates:
                 continue
             free = agent.free()
             if res.is_empty(free):
                 continue
-            for fw in frameworks:
-                role = self._role_for(fw, agent)
-                if role is None:
-                    continue
-                if any(o in fw.offers for o in agent.offered):
-                    continue
+            for fw, role in candidates:
                 flt = fw.filters.get((agent.id, role))
                 if flt is not None:
                     deadline, refused = flt
@@ -108,10 +113,13 @@ class Allocator:
         self.wake()
 
     @staticmethod
-    def _role_for(fw, agent):
+    def _role_for(fw, agent, roles=None):
+        """The role under which ``agent``'s resources may be offered to ``fw`` (None: not at all).
+        ``roles``: the framework's unsuppressed roles, when the caller computed them already."""
         if agent.total.get("gpus") and "GPU_RESOURCES" not in fw.capabilities:
             return None
-        roles = [r for r in fw.roles if r not in fw.suppressed]
+        if roles is None:
+            roles = [r for r in fw.roles if r not in fw.suppressed]
         if agent.role == "*":
             # Unreserved resources may go to any role; prefer a role other than slave_public.
             for role in roles:

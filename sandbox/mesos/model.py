@@ -10,8 +10,7 @@ from .protocol import TERMINAL_STATES, idv, now
 class Framework:
     def __init__(self, fid, info):
         self.id = fid
-        self.info = dict(info)
-        self.info["id"] = idv(fid)
+        self.info = dict(info, id=idv(fid))
         self.stream = None              # the current httpserver.Stream, or None when disconnected
         self.stream_id = None
         self.frozen = False             # fault hook: the subscription is half-open, nothing arrives
@@ -26,8 +25,23 @@ class Framework:
         self.active = True
 
     @property
+    def info(self):
+        return self._info
+
+    @info.setter
+    def info(self, value):
+        # FrameworkInfo is replaced (never edited in place) when capabilities or roles change, so the
+        # derived sets are computed once per info: the allocator asks for them per agent per tick.
+        self._info = value
+        self._capabilities = frozenset(c.get("type") for c in value.get("capabilities", []) if isinstance(c, dict))
+        if "MULTI_ROLE" in self._capabilities:
+            self._roles = tuple(value.get("roles", [])) or ("*",)
+        else:
+            self._roles = (value.get("role", "*"),)
+
+    @property
     def capabilities(self):
-        return {c.get("type") for c in self.info.get("capabilities", []) if isinstance(c, dict)}
+        return self._capabilities
 
     @property
     def partition_aware(self):
@@ -39,9 +53,7 @@ class Framework:
 
     @property
     def roles(self):
-        if self.multi_role:
-            return list(self.info.get("roles", [])) or ["*"]
-        return [self.info.get("role", "*")]
+        return list(self._roles)
 
     @property
     def checkpoint(self):
@@ -111,6 +123,7 @@ class AgentRecord:
         self.tasks = {}                 # (framework_id, task_id) -> Task
         self.executors = {}             # (framework_id, executor_id) -> ExecutorInfo dict
         self.offered = {}               # offer_id -> bag
+        self._free_cache = None         # (key, bag): see free()
 
     def used(self):
         bag = {}
@@ -122,10 +135,18 @@ class AgentRecord:
         return bag
 
     def free(self):
+        """Total minus live tasks, executors and outstanding offers. Memoised on what it depends on
+        (each task's bag and each offer's bag never change; an executor entry may be replaced), because
+        the allocator asks for it every tick on every agent."""
+        key = (tuple(k for k, t in self.tasks.items() if not t.terminal),
+               tuple((k, id(v)) for k, v in self.executors.items()), tuple(self.offered))
+        if self._free_cache is not None and self._free_cache[0] == key:
+            return dict(self._free_cache[1])
         bag = res.subtract(self.total, self.used())
         for offered in self.offered.values():
             bag = res.subtract(bag, offered)
-        return bag
+        self._free_cache = (key, bag)
+        return dict(bag)
 
     def url(self):
         return {"scheme": "http", "address": {"hostname": self.hostname, "ip": self.ip, "port": self.port},

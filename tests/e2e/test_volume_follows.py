@@ -20,6 +20,7 @@ import urllib.request
 import uuid
 
 import pytest
+import yaml
 from PyPowerFlex import PowerFlexClient
 
 from dcos_scaleio.sandbox.up import SandboxUp
@@ -28,6 +29,8 @@ from dcos_scaleio.sandbox.workload import GONE_STATES, TERMINAL_STATES, VolumeWo
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root, pytest.mark.timeout(240)]
 
 VOLUME = "follow-me"
+REXRAY_CONFIG = "/etc/rexray/config.yml"
+NO_PREEMPT_CONFIG = "/tmp/rexray-no-preempt.yml"
 PING_TIMEOUT_S = 1.0        # the master's agent ping timeout (75 s by default) for this module
 
 
@@ -64,6 +67,20 @@ def gateway(up) -> PowerFlexClient:
                              password=up.info["admin_password"], certificate_path=up.info["ca_path"], timeout=30)
     client.initialize()
     return client
+
+
+def rexray_without_preempt(up, agent, args):
+    """Run ``rexray <args>`` on ``agent`` with its rendered config, mount.preempt switched off."""
+    root = up.world.mesos.agent(agent["name"]).root
+    config = yaml.safe_load(root.read_text(REXRAY_CONFIG))
+    mount = config["libstorage"]["integration"]["volume"]["operations"]["mount"]
+    assert mount["preempt"] is True                   # what the framework rendered
+    mount["preempt"] = False
+    root.write_text(NO_PREEMPT_CONFIG, yaml.safe_dump(config), 0o600)
+    try:
+        return root.run(["rexray", "-c", NO_PREEMPT_CONFIG, *args], timeout=60)
+    finally:
+        root.remove(NO_PREEMPT_CONFIG)
 
 
 def mapped_ips(client, volume) -> list:
@@ -109,6 +126,12 @@ def test_volume_follows_its_task_from_a_dead_agent_to_a_live_one(deployed, workl
     assert lost["state"] == "TASK_UNREACHABLE", lost
     assert sdc_state(gw, x["ip"]) == "Disconnected"
     assert mapped_ips(gw, VOLUME) == [x["ip"]]        # still held by the dead host's SDC
+
+    # Without preempt it would stay stuck there: REX-Ray on Y, with the framework's config but
+    # mount.preempt off, refuses to take it.
+    refused = rexray_without_preempt(deployed, y, ["volume", "mount", VOLUME])
+    assert refused.returncode == 1 and "attached to another host" in refused.stderr, refused
+    assert mapped_ips(gw, VOLUME) == [x["ip"]]
 
     # Relaunched on Y: REX-Ray there preempts the mapping and the task reads what X wrote.
     second = workload.launch(y["hostname"], VOLUME, "cat data/proof && echo READ && exec sleep 600")
