@@ -47,8 +47,8 @@ def text_reply(status: int, text: str, content_type: str = "text/plain; charset=
 
 def json_body(req, *, allow_empty: bool = False):
     """The request body as JSON; :class:`BadRequest` when it is not valid UTF-8 JSON.
-    An empty body is None when ``allow_empty``, else a 400."""
-    if not req.body.strip():
+    An absent (zero-length) body is None when ``allow_empty``, else a 400."""
+    if not req.body:            # no body at all; whitespace alone is not JSON (400)
         if allow_empty:
             return None
         raise BadRequest("a JSON request body is required", field="(body)")
