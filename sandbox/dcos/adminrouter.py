@@ -386,7 +386,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         connection_tokens = {t.strip().lower() for t in (self.headers.get("Connection") or "").split(",")}
         headers = [(k, v) for k, v in self.headers.items()
                    if k.lower() not in HOP_BY_HOP and k.lower() not in connection_tokens
-                   and k.lower() not in ("host", "content-length")]
+                   and k.lower() not in ("host", "content-length", "expect")]
         forwarded_for = self.headers.get("X-Forwarded-For")
         client = self.client_address[0]
         headers += [("Host", f"{host}:{port}"),

@@ -14,7 +14,7 @@ REST (Marathon 1.x shapes; errors ``{"message": ...}``, 422 ``{"message", "detai
 - ``PUT|PATCH /v2/apps/<id>[?force=true&partialUpdate=false]`` -> 200 ``{"version", "deploymentId"}``
   (201 when it creates the app). The given fields replace the stored ones (``partialUpdate=false``:
   the body is the whole new definition). The running task is stopped, then the new one started
-  (single-instance replacement, whatever ``upgradeStrategy`` says: see the README's deviations).
+  (single-instance replacement, whatever ``upgradeStrategy`` says: see ../README.md, deviations).
 - ``DELETE /v2/apps/<id>[?force=true]`` -> 200 ``{"version", "deploymentId"}``: the app is gone at
   once, its task is killed by the deployment.
 - ``POST /v2/apps/<id>/restart``, ``GET /v2/apps/<id>/tasks``, ``DELETE /v2/apps/<id>/tasks`` (kill: the
