@@ -290,7 +290,9 @@ class Driver:
         return self.info(created, None)
 
     def attach(self, name: str, preempt: bool | None = None) -> tuple[dict, str]:
-        """Map the volume to this host's SDC (unmapping other hosts when preempting)."""
+        """Map the volume to this host's SDC. Attached elsewhere: refused, or with preempt detached
+        from every SDC first (libStorage's forced VolumeDetach: ``removeMappedSdc`` with
+        ``allSdcs``), which works whether the other host is alive or dead."""
         vol = self._volume(name)
         if vol is None:
             raise RexrayError(f"volume not found: {name}")
@@ -301,9 +303,9 @@ class Driver:
             if not (self.cfg.preempt if preempt is None else preempt):
                 raise RexrayError(f"volume {name} is attached to another host (sdc {others[0]}); "
                                   "enable mount.preempt to take it over")
-            for other in others:
-                self._call("error detaching volume from the other host", self.client.action, "Volume",
-                           vol["id"], "removeMappedSdc", {"sdcId": other})
+            self._call("error detaching volume from the other host", self.client.action, "Volume",
+                       vol["id"], "removeMappedSdc", {"allSdcs": "TRUE", "ignoreScsiInitiators": "TRUE"})
+            mapped = []
         if sdc_id not in mapped:
             self._call("error attaching volume", self.client.action, "Volume", vol["id"], "addMappedSdc",
                        {"sdcId": sdc_id, "allowMultipleMappings": "FALSE"})
