@@ -55,9 +55,9 @@ def install(api, core, reads, authenticator, clock) -> None:
             return error(404, f"no such endpoint: POST {req.path} (verbs: {verbs})")
         plan, verb = parts
         params = json_body(req, allow_empty=True)
-        if params not in (None, {}):
-            if not isinstance(params, dict):
-                raise BadRequest("the body must be a JSON object of parameters", field="(body)")
+        if req.body and not isinstance(params, dict):
+            raise BadRequest("the body must be a JSON object of parameters", field="(body)")
+        if params:
             raise BadRequest("this service's plans take no parameters", field=next(iter(params)))
         phase, step = req.query.get("phase") or None, req.query.get("step") or None
         if step and not phase:

@@ -71,7 +71,7 @@ def install(api, core, context, clock) -> None:
 
     def posted(req):
         body = json_body(req, allow_empty=True)
-        if body is not None and not isinstance(body, dict):
+        if req.body and not isinstance(body, dict):
             raise BadRequest("the body must be a JSON object of options", field="(body)")
         result = validate(body or {})
         return answer(result.options, [e.to_json() for e in result.errors], result.warnings)

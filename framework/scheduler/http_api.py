@@ -8,7 +8,7 @@ A handler is ``fn(request) -> Reply``; :class:`Request` has ``method``, ``path``
 (first value per name), ``headers`` and ``body`` (bytes). Handlers run on the server's request
 threads; they read engine state through the core loop (``Core.call``), never directly.
 Errors are JSON ``{"message": ...}``; a handler that raises answers 500 without details. Bodies
-over :data:`MAX_BODY` are 413, chunked bodies 411, a bad Content-Length 400 (each closes the
+over :data:`MAX_BODY` are 413 (read and dropped up to :data:`MAX_DRAIN`), chunked bodies 411, a bad Content-Length 400 (each closes the
 connection); a path served only with other methods is 405 with ``Allow``; HEAD is GET without body.
 """
 from __future__ import annotations
@@ -25,6 +25,8 @@ __all__ = ["ApiServer", "Request", "Reply", "json_reply"]
 
 LOG = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
+MAX_DRAIN = 8 << 20        # larger bodies are not even read: the connection is closed at once
+REQUEST_TIMEOUT_S = 30.0   # a client that stalls mid-request loses its connection (and thread)
 
 
 @dataclass
@@ -54,6 +56,7 @@ def json_reply(status: int, obj, **headers) -> Reply:
 class _Handler(BaseHTTPRequestHandler):
     server_version = "dcos-scaleio-scheduler"
     protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S
 
     def _refuse(self, status: int, message: str):
         """Answer without reading the body, and close: unread body bytes must not be taken for
@@ -73,6 +76,11 @@ class _Handler(BaseHTTPRequestHandler):
         if length < 0:
             return self._refuse(400, "invalid Content-Length")
         if length > MAX_BODY:
+            if length <= MAX_DRAIN:
+                # Read and drop it, so that a client that writes its whole body before reading
+                # (most do) gets the 413 instead of a broken pipe.
+                while length > 0 and (chunk := self.rfile.read(min(length, 65536))):
+                    length -= len(chunk)
             return self._refuse(413, f"request body too large (at most {MAX_BODY} bytes)")
         body = self.rfile.read(length) if length else b""
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
