@@ -23,9 +23,9 @@ import time
 from concurrent.futures import Future
 from typing import Callable
 
-from dcos_scaleio.plan import (AgentAdded, AgentRemoved, AgentsListed, CancelAction, ClusterActionResult,
-                               DeclineOffer, KillTask, LaunchHostStep, OfferSeen, RestartAgent, Revive,
-                               RunClusterAction, ScheduleWakeup, Suppress, Tick, TaskStatusUpdate)
+from dcos_scaleio.plan import (LONG_REFUSE_S, AgentAdded, AgentRemoved, AgentsListed, CancelAction,
+                               ClusterActionResult, DeclineOffer, KillTask, LaunchHostStep, OfferSeen, RestartAgent,
+                               Revive, RunClusterAction, ScheduleWakeup, Suppress, Tick, TaskStatusUpdate)
 
 from . import messages
 from .operator_stream import AgentJoined, AgentLeft, AgentsSnapshot
@@ -81,6 +81,10 @@ class Core:
         self._agent_restarts: dict[str, dict] = {}           # hostname -> pending RestartAgent
         self._restart_tasks: dict[str, str] = {}             # restart task ID -> hostname
         self._restarting = False
+        # Hosts whose offers were declined with a long filter (nothing to do there then). When one of
+        # them has ready work again while offers are wanted anyway (so the engine sends no Revive),
+        # the filter would hide it for an hour: _revive_parked() revives (what the SDK does on new work).
+        self._parked: set[str] = set()
         self._stopped = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -440,6 +444,8 @@ class Core:
                 self.fatal(f"cannot persist state: {type(exc).__name__}: {exc}")
                 return
         self._act(decisions, launches)
+        if self._parked:
+            self._revive_parked()
         if ack is not None and "uuid" in ack and self.driver is not None:
             self.counters["acks"] += 1
             self.driver.acknowledge(ack)
@@ -477,12 +483,25 @@ class Core:
             self.counters["revive"] += 1
             self.driver.revive(self.roles)
 
+    def _revive_parked(self):
+        """One Revive when a host declined with a long filter has ready work again (see __init__)."""
+        if self._parked.isdisjoint(self.engine.offer_nodes) or not self.engine.wants_offers:
+            return      # (not wanted: the parallelism limit; the engine revives when it is lifted)
+        self._parked.clear()                 # a Revive clears every filter
+        if self.driver is not None:
+            self.counters["revive"] += 1
+            self.driver.revive(self.roles)
+
     def _act(self, decisions, launches):
         declines: dict[float, list] = {}
         launch_iter = iter(launches)
         for d in decisions:
             if isinstance(d, DeclineOffer):
-                self.offers.pop(d.offer_id, None)
+                offer = self.offers.pop(d.offer_id, None)
+                if d.refuse_seconds >= LONG_REFUSE_S and offer is not None:
+                    host = self.engine.by_agent.get(offer["agent_id"]["value"])
+                    if host is not None:
+                        self._parked.add(host)
                 declines.setdefault(d.refuse_seconds, []).append(d.offer_id)
             elif isinstance(d, LaunchHostStep):
                 _, task = next(launch_iter)
@@ -502,6 +521,7 @@ class Core:
                 if self.driver is not None:
                     self.driver.suppress(self.roles)
             elif isinstance(d, Revive):
+                self._parked.clear()
                 self.counters["revive"] += 1
                 if self.driver is not None:
                     self.driver.revive(self.roles)
