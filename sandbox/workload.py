@@ -1,8 +1,8 @@
 """A small, real Mesos framework that runs tasks with an external (REX-Ray) volume, as Marathon would.
 
-It is an UNMODIFIED ``pymesos.MesosSchedulerDriver`` (checkpointing, PARTITION_AWARE, role ``*``) that
-launches command tasks on a chosen agent (matched by the offer's hostname) with one external volume,
-in either form a Mesos agent understands:
+It is an UNMODIFIED ``pymesos.MesosSchedulerDriver`` (checkpointing, PARTITION_AWARE, TASK_KILLING_STATE,
+role ``*``) that launches command tasks on a chosen agent (matched by the offer's hostname) with one
+external volume, in either form a Mesos agent understands:
 
 - ``form="docker_volume"`` (default; what Marathon sends for ``external`` volumes on the Mesos
   containerizer and what the ``docker/volume`` isolator reads)::
@@ -112,8 +112,10 @@ def dvdi_environment(volume: str, *, driver: str = "rexray", container_path: str
 
 def task_info(task_id: str, agent_id: dict, volume: str, command: str, *, form: str = "docker_volume",
               driver: str = "rexray", container_path: str = "data", mode: str = "RW",
-              options: dict | None = None, cpus: float = 0.1, mem: float = 32.0) -> dict:
-    """The TaskInfo of one command task with an external volume (validated: values reach dvdcli)."""
+              options: dict | None = None, cpus: float = 0.1, mem: float = 32.0,
+              kill_grace_s: float | None = None) -> dict:
+    """The TaskInfo of one command task with an external volume (validated: values reach dvdcli).
+    ``kill_grace_s``: KillPolicy grace period between SIGTERM and SIGKILL (agent default 3 s)."""
     if form not in FORMS:
         raise WorkloadError(f"form must be one of {FORMS}")
     if not _NAME.match(volume) or not _NAME.match(driver):
@@ -129,6 +131,10 @@ def task_info(task_id: str, agent_id: dict, volume: str, command: str, *, form: 
             "resources": [{"name": "cpus", "type": "SCALAR", "scalar": {"value": cpus}},
                           {"name": "mem", "type": "SCALAR", "scalar": {"value": mem}}],
             "command": {"shell": True, "value": command}}
+    if kill_grace_s is not None:
+        if not 0 <= float(kill_grace_s) <= 3600:
+            raise WorkloadError("kill_grace_s must be within [0, 3600]")
+        task["kill_policy"] = {"grace_period": {"nanoseconds": int(float(kill_grace_s) * 1e9)}}
     if form == "docker_volume":
         task["container"] = volume_container(volume, driver=driver, container_path=container_path, mode=mode,
                                              options=options)
@@ -195,7 +201,9 @@ class VolumeWorkload:
         self.master = master
         self.name = name
         self.framework_info = {"name": name, "user": "root", "role": "*", "checkpoint": checkpoint,
-                               "failover_timeout": 60.0, "capabilities": [{"type": "PARTITION_AWARE"}]}
+                               "failover_timeout": 60.0,
+                               # as Marathon: UNREACHABLE/GONE instead of LOST, and TASK_KILLING
+                               "capabilities": [{"type": "PARTITION_AWARE"}, {"type": "TASK_KILLING_STATE"}]}
         self._principal, self._secret = principal, secret
         if principal:
             self.framework_info["principal"] = principal
@@ -244,14 +252,15 @@ class VolumeWorkload:
     def launch(self, hostname: str, volume: str, command: str, *, form: str = "docker_volume",
                driver: str = "rexray", container_path: str = "data", mode: str = "RW",
                options: dict | None = None, cpus: float = 0.1, mem: float = 32.0,
-               task_id: str | None = None) -> str:
-        """Queue a task for the next offer from ``hostname``; returns its task ID (``<name>.<uuid>``)."""
+               kill_grace_s: float | None = None, task_id: str | None = None) -> str:
+        """Queue a task for the next offer from ``hostname``; returns its task ID (``<volume>.<uuid>``).
+        ``options`` become the volume's driver options (e.g. ``{"size": 8}``, implicit create)."""
         if self.driver is None:
             raise WorkloadError("the workload framework is not started")
         if not _HOSTNAME.match(hostname):
             raise WorkloadError(f"invalid hostname {hostname!r}")
         spec = dict(volume=volume, command=command, form=form, driver=driver, container_path=container_path,
-                    mode=mode, options=options, cpus=cpus, mem=mem)
+                    mode=mode, options=options, cpus=cpus, mem=mem, kill_grace_s=kill_grace_s)
         task_id = task_id or f"{re.sub(r'[^A-Za-z0-9_-]', '-', volume)}.{uuid.uuid4()}"
         task_info(task_id, {"value": "check"}, **spec)      # validate now, not in a callback
         with self._cond:

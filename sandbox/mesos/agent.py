@@ -19,7 +19,7 @@ import logging
 import os
 import shutil
 
-from . import agent_files, agent_operator, containerizer, executor_api, flags as flagmod, modules, volumes
+from . import agent_files, agent_operator, executor_api, flags as flagmod, modules, volumes
 from . import resources as res
 from .agent_executors import AgentTask, Executor, ExecutorMixin
 from .httpserver import HttpServer, Response, json_response
@@ -413,10 +413,7 @@ class Agent(ExecutorMixin):
                     event["kill_policy"] = kill_policy
                 ex.stream.send({"type": "KILL", "kill": event})
         else:
-            proc = ex.task_procs.get(tid)
-            if proc is not None:
-                ex.killed_tasks.add(tid)
-                containerizer.kill_session(proc.pid)
+            self._kill_builtin_task(ex, task, kill_policy)
 
     def acknowledge(self, fid, tid, uuid_b64):
         acked = self.sum.acknowledge(fid, tid, uuid_b64)

@@ -7,6 +7,7 @@ Mixed into :class:`~.agent.Agent`; it relies on the agent's ``root``, ``config``
 import asyncio
 import logging
 import os
+import signal
 
 from . import containerizer, volumes
 from . import resources as res
@@ -14,6 +15,19 @@ from .model import new_uuid
 from .protocol import TERMINAL_STATES, b64, idv, now
 
 log = logging.getLogger(__name__)
+KILL_GRACE_S = 3.0                  # the command executor's default kill grace period
+
+
+def describe_exit(returncode):
+    """A Popen returncode as Mesos' WSTRINGIFY words it: ``exited with status N`` or ``terminated
+    with signal Terminated``."""
+    if returncode >= 0:
+        return f"exited with status {returncode}"
+    try:
+        name = signal.strsignal(-returncode) or f"{-returncode}"
+    except ValueError:
+        name = f"{-returncode}"
+    return f"terminated with signal {name}"
 
 
 class AgentTask:
@@ -157,6 +171,31 @@ class ExecutorMixin:
             return
         ex.task_procs[tid] = proc
         self._executor_side_update(ex, tid, "TASK_RUNNING")
+
+    def _kill_builtin_task(self, ex, task, kill_policy=None):
+        """The command/default executor's kill: TASK_KILLING (frameworks with TASK_KILLING_STATE), SIGTERM
+        to the task's process tree, SIGKILL once the grace period is over (the KILL call's policy, else
+        the task's, else 3 s); the exit then reports TASK_KILLED."""
+        tid = task.info["task_id"]["value"]
+        proc = ex.task_procs.get(tid)
+        if proc is None or tid in ex.killed_tasks:
+            return
+        ex.killed_tasks.add(tid)
+        caps = {c.get("type") for c in ex.framework_info.get("capabilities", []) if isinstance(c, dict)}
+        if "TASK_KILLING_STATE" in caps:
+            self._executor_side_update(ex, tid, "TASK_KILLING")
+        containerizer.kill_session(proc.pid, signal.SIGTERM)
+        grace = KILL_GRACE_S
+        for policy in (kill_policy, task.info.get("kill_policy")):
+            nanos = ((policy or {}).get("grace_period") or {}).get("nanoseconds")
+            if nanos is not None:
+                grace = max(0.0, int(nanos) / 1e9)
+                break
+
+        def escalate():
+            if proc.poll() is None:
+                containerizer.kill_session(proc.pid)
+        ex.timers.append(self.clock.call_later(grace, escalate))
 
     def _executor_side_update(self, ex, tid, state, message=None, reason=None):
         status = {"task_id": idv(tid), "state": state, "source": "SOURCE_EXECUTOR", "uuid": b64(os.urandom(16)),
@@ -341,15 +380,10 @@ class ExecutorMixin:
                     if rc is None:
                         continue
                     del ex.task_procs[tid]
-                    if tid in ex.killed_tasks:
-                        self._executor_side_update(ex, tid, "TASK_KILLED", message="Command terminated with signal "
-                                                   "Killed")
-                    elif rc == 0:
-                        self._executor_side_update(ex, tid, "TASK_FINISHED", message="Command exited with status 0")
-                    else:
-                        self._executor_side_update(ex, tid, "TASK_FAILED",
-                                                   message=f"Command exited with status {rc}"
-                                                   if rc > 0 else f"Command terminated with signal {-rc}")
+                    # As the command executor: killed wins over the exit status; WSTRINGIFY messages.
+                    state = "TASK_KILLED" if tid in ex.killed_tasks else \
+                        "TASK_FINISHED" if rc == 0 else "TASK_FAILED"
+                    self._executor_side_update(ex, tid, state, message=f"Command {describe_exit(rc)}")
                     if ex.kind == "command" or (ex.kind == "default" and not ex.task_procs and not ex.queue):
                         await self._terminate(ex, updates=False, purge=False,
                                               status=containerizer.wait_status(rc))

@@ -224,3 +224,21 @@ def test_volumes_are_released_once_when_a_task_ends_normally(cluster):
         # A later agent restart finds nothing to clean up.
         assert cluster.restart_agent("ckdisk")["state"] == "running"
         assert volume_lines(cluster, "ckdisk", "ck-normal") == ["mount", "unmount"]
+
+
+@pytest.mark.parametrize("command,grace,message,printed", [
+    # A task that shuts down on SIGTERM (a database flushing its volume) gets the chance to.
+    ("trap 'echo TERM; exit 0' TERM; echo UP; while true; do sleep 0.1; done", None,
+     "Command exited with status 0", "UP\nTERM\n"),
+    # One that ignores it is SIGKILLed after the task's grace period.
+    ("trap '' TERM; echo UP; exec sleep 600", 0.5, "Command terminated with signal Killed", "UP\n")])
+def test_killing_a_command_task_sends_sigterm_then_sigkill(cluster, command, grace, message, printed):
+    agent = cluster.agent("ckrun")
+    with VolumeWorkload(cluster.master_address, name="killer") as wl:
+        tid = wl.launch(agent.hostname, f"kill-{grace}", command, kill_grace_s=grace)
+        wl.wait_output(tid, "UP", timeout=30)
+        wl.kill(tid)
+        status = wl.wait(tid, timeout=30)
+        assert (status["state"], status["message"]) == ("TASK_KILLED", message)
+        result = wl.result(tid)
+        assert result.stdout == printed and result.states[-2:] == ["TASK_KILLING", "TASK_KILLED"]
