@@ -188,7 +188,7 @@ def _paths() -> dict:
             "requestBody": {"required": False, "content": {"application/json": {
                 "schema": {"type": "object", "maxProperties": 0}}}},
             "responses": {"200": _json(_ref("Message"), "Command accepted"),
-                          **_errors(400, 404, 413, *_AUTH_ERRORS)}}}
+                          **_errors(400, 404, 409, 413, *_AUTH_ERRORS)}}}
     return paths
 
 

@@ -4,7 +4,8 @@
   202 (in progress) or 417 (errors); 404 ``{"message": "Plan X not found"}``.
 - ``POST /v1/plans/<plan>/<verb>?phase=&step=`` with verb ``start``, ``stop``, ``interrupt``
   (pause), ``continue`` (resume), ``forceComplete``, ``restart``; phase and step by name or id.
-  200 ``{"message": "Received cmd: <verb> <plan> ..."}``; 404 naming the unknown plan, phase or step.
+  200 ``{"message": "Received cmd: <verb> <plan> ..."}``; 404 naming the unknown plan, phase or step;
+  409 when the plan has errors (invalid options: the engine runs nothing).
   ``start`` accepts the SDK's optional JSON object of parameters, which must be empty (this
   service's plans take none). Authenticated (see :mod:`.auth`).
 """
@@ -13,7 +14,7 @@ from __future__ import annotations
 from urllib.parse import unquote
 
 from dcos_scaleio.framework.scheduler.http_api import json_reply
-from dcos_scaleio.plan import OperatorCommand, UnknownElement, http_status, plan_json, plan_status
+from dcos_scaleio.plan import OperatorCommand, RequestRejected, UnknownElement, http_status, plan_json, plan_status
 
 from .common import BadRequest, engine_call, error, guarded, handled, json_body
 
@@ -63,10 +64,22 @@ def install(api, core, reads, authenticator, clock) -> None:
         if step and not phase:
             raise BadRequest("a step needs its phase (?phase=...&step=...)", field="phase")
         event = OperatorCommand(clock(), VERBS[verb], plan, phase, step)
+
+        def run(c):
+            target = c.engine.plans.get(plan)
+            if target is None:
+                raise UnknownElement(f"Plan {plan} not found")
+            if target.errors:
+                # The engine ignores every event then: say so instead of "Received".
+                raise RequestRejected("plan", f"plan {plan} has errors (see GET /v1/plans/{plan}): "
+                                              "fix the service's options; commands cannot run", 409)
+            c.apply(event)
         try:
-            engine_call(core, lambda c: c.apply(event))
+            engine_call(core, run)
         except UnknownElement as exc:
             return error(404, str(exc))
+        except RequestRejected as exc:
+            return error(exc.status, exc.message, field=exc.field)
         target = plan + "".join(f" {k}={v}" for k, v in (("phase", phase), ("step", step)) if v)
         return json_reply(200, {"message": f"Received cmd: {verb} {target}"})
 
