@@ -319,6 +319,11 @@ def test_control_api_endpoints(cluster):
     assert post("time_scale", {"scale": 2})[0] == 200 and cluster.clock.scale == 2
     assert post("time_scale", {"scale": 1})[0] == 200
     assert post("master/recovering", {"value": False})[0] == 200
+    old_ping = cluster.master.agent_ping_timeout
+    assert post("master/agent_ping_timeout", {"seconds": 0})[0] == 400
+    assert post("master/agent_ping_timeout", {"seconds": 2.5}) == (200, {"agent_ping_timeout": 2.5})
+    assert cluster.master.agent_ping_timeout == 2.5
+    assert post("master/agent_ping_timeout", {"seconds": old_ping})[0] == 200
     assert post("agents/via-control/remove")[1] == {"removed": True}
     assert "via-control" not in cluster.agents
     with urllib.request.urlopen(f"{base}/state", timeout=10) as resp:
