@@ -184,6 +184,24 @@ def proc_status_kb(pid: int, name: str) -> int:
     return 0
 
 
+def thread_cpu_s(native_id: int) -> float:
+    """CPU seconds of one thread of this process (the emulator's loop thread)."""
+    with open(f"/proc/self/task/{native_id}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def step_overheads(plan: dict, scale: float) -> dict:
+    """Emulated seconds each step took beyond its simulated duration (launch -> result handled):
+    what the scheduler, the emulator and the machine add per step. Mean and 95th percentile."""
+    extra = sorted((s["finished"] - s["started"]) * scale - STEP_SECONDS.get(s["name"].split("[", 1)[1].split("]")[0]
+                                                                           .split(":")[0], 0)
+                   for ph in plan["phases"] for s in ph["steps"] if s["started"] and s["finished"])
+    if not extra:
+        return {}
+    return {"mean": round(sum(extra) / len(extra), 1), "p95": round(extra[int(len(extra) * 0.95)], 1)}
+
+
 def wait_for(fn, timeout: float, interval: float, what: str):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -262,9 +280,12 @@ def run(n: int, scale: float, timeout: float, workdir: str, profile: str | None 
                           {"SCALEIO_DEV_SIMULATED_ACTIONS": json.dumps(actions)}, profile)
         pid = sched.proc.pid
         cpu0 = proc_cpu_s(pid)
+        emu0 = thread_cpu_s(cluster._thread.native_id)
         # Polls go through the core loop: poll less often when it is busy with many agents.
         health = wait_for(lambda: _done(sched), timeout, 0.1 if n <= 100 else 0.5, f"the {n}-agent deploy")
         cpu1 = proc_cpu_s(pid)
+        emu1 = thread_cpu_s(cluster._thread.native_id)
+        load = os.getloadavg()[0]
         wall = time.monotonic() - t_cluster
         rss_peak = proc_status_kb(pid, "VmHWM")
         counters = sched.get("/v1/scheduler").json()["counters"]
@@ -284,7 +305,9 @@ def run(n: int, scale: float, timeout: float, workdir: str, profile: str | None 
             "critical_path_s": cp["critical_path_s"], "ratio": round(makespan / cp["critical_path_s"], 4),
             "dependency_only_s": cp["dependency_only_s"], "agent_work_max_s": cp["agent_work_max_s"],
             "critical_chain": cp["critical_chain"],
-            "wall_s": round(wall, 2), "scheduler_cpu_s": round(cpu, 3),
+            "step_overhead_s": step_overheads(plan, scale),
+            "wall_s": round(wall, 2), "scheduler_cpu_s": round(cpu, 3), "emulator_cpu_s": round(emu1 - emu0, 3),
+            "load_1min": round(load, 2),
             "cpu_per_offer_us": round(cpu / offers * 1e6, 1) if offers else None,
             "cpu_per_launch_us": round(cpu / counters["launched"] * 1e6, 1) if counters["launched"] else None,
             "cpu_per_status_us": round(cpu / counters["statuses"] * 1e6, 1) if counters["statuses"] else None,
