@@ -95,6 +95,7 @@ def status(ctx: Context) -> int:
         try:
             _, plan = follow(ctx.api, ns.plan, timeout=ns.timeout, interval=max(ns.interval, 0.1),
                              tolerate=(errors.UNAVAILABLE,), quiet=ns.json)
+            print()
         except KeyboardInterrupt:
             print("\nStopped watching; the plan keeps running (`dcos scaleio status` shows it).", file=sys.stderr)
             return errors.INTERRUPTED
@@ -139,7 +140,7 @@ def add_device(ctx: Context) -> int:
         render.print_json(result)
         return errors.OK
     added = ", ".join(result.get("devices") or ns.devices)
-    render.out(f"Node [bold]{render._esc(result.get('node', ns.node))}[/]: accepted {render._esc(added)}")
+    render.out([f"Node {render.bold(render.clean(result.get('node', ns.node)))}: accepted {render.clean(added)}"])
     steps = result.get("steps") or []
     if steps:
         render.out(render.steps_table(steps, show_agent=False))
