@@ -54,10 +54,10 @@ def test_refusals_change_nothing(live):
     assert status == 400 and b"not valid JSON" in raw
     code, answer = live.json("POST", "/v1/nodes/no-such-host/devices", body={"devices": ["/dev/sdd"]}, headers=op)
     assert code == 404 and "no-such-host" in answer["message"]
-    code, _ = live.json("POST", path, body={"devices": ["/dev/sdd"]})
+    code, _ = live.json("POST", path, body={"devices": ["/dev/sdd"]}, via="direct")
     assert code == 401
     code, _ = live.json("POST", path, body={"devices": ["/dev/sdd"]},
-                        headers={"Authorization": "token=" + live.iam.mint("viewer")})
+                        headers={"Authorization": "token=" + live.mint("viewer")})
     assert code == 403
     assert _state(live) == before
 

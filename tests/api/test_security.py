@@ -1,5 +1,6 @@
-"""Security over real HTTP: no response carries a secret, hostile requests are refused with 4xx
-and change nothing, no request makes the server answer 500."""
+"""Security over real HTTP, through the Admin Router and straight to the scheduler: no response
+carries a secret, hostile requests are refused with 4xx and change nothing, no request makes the
+server answer 500."""
 import json
 import socket
 import urllib.parse
@@ -21,7 +22,7 @@ def _requests(live):
                 concrete = [p.replace("{" + key + "}", urllib.parse.quote(v, safe="")) for p in concrete for v in vals]
         for method in ops:
             for p in concrete:
-                bodies = [None] if method == "get" else [None, {}, {"devices": ["/dev/x;id"]}, [1], {"x": 1}]
+                bodies = [None] if method == "get" else [None, {"devices": ["/dev/x;id"]}, [1]]
                 out += [(method.upper(), p, b) for b in bodies]
     out += [("GET", "/v1/scheduler", None), ("GET", "/v1/executor/secrets?executor_id=x", None),
             ("GET", "/v1/nothing", None), ("DELETE", "/v1/plans/deploy", None), ("PUT", "/v1/nodes", None)]
@@ -30,22 +31,26 @@ def _requests(live):
 
 def test_no_response_contains_a_secret_and_none_is_500(live):
     secrets = [live.password, live.api_token]
-    auths = [{}, live.operator(), {"Authorization": "token=" + live.iam.mint("viewer")},
-             {"Authorization": "token=" + live.api_token[:-1] + "x"}]
+    operator = live.operator()
+    # Through the router: (default viewer token), an operator. Direct: nothing, a wrong API token,
+    # the API token itself (an operator). Operators only where the call must be refused anyway.
+    credentials = {"front": [{}, operator],
+                   "direct": [{}, {"Authorization": "token=" + live.api_token[:-1] + "x"},
+                              {"Authorization": "token=" + live.api_token}]}
+    refused_bodies = ([1], {"devices": ["/dev/x;id"]})
     plan_before = live.json("GET", "/v1/plans/deploy")[1]
     seen = 0
-    refused_bodies = ([1], {"x": 1}, {"devices": ["/dev/x;id"]})
     for method, path, body in _requests(live):
-        # An operator's credential only where the call must be refused anyway: this test changes nothing.
         harmless = method == "GET" or body in refused_bodies or "nope" in path or path == "/v1/preview"
-        for headers in (auths if harmless else [a for a in auths if a is not auths[1]]):
-            status, hdrs, raw = live.request(method, path, body, headers)
-            seen += 1
-            assert status < 500, (method, path, body, status, raw[:300])
-            text = raw.decode(errors="replace") + json.dumps(hdrs)
-            for secret in secrets:
-                assert secret not in text, (method, path)
-    assert seen > 100
+        for via, auths in credentials.items():
+            for headers in (auths if harmless else auths[:-1]):
+                status, hdrs, raw = live.request(method, path, body, headers, via=via)
+                seen += 1
+                assert status < 500, (method, path, body, via, status, raw[:300])
+                text = raw.decode(errors="replace") + json.dumps(hdrs)
+                for secret in secrets:
+                    assert secret not in text, (method, path)
+    assert seen > 300
     assert live.json("GET", "/v1/plans/deploy")[1] == plan_before
     # nor the scheduler's own logs
     logs = (live.up.state_dir / "scheduler" / "stderr").read_text(errors="replace")
@@ -53,7 +58,7 @@ def test_no_response_contains_a_secret_and_none_is_500(live):
 
 
 def _raw(live, request: bytes) -> bytes:
-    host, port = live.url.split("//")[1].split(":")
+    host, port = live.direct.split("//")[1].split(":")
     with socket.create_connection((host, int(port)), timeout=10) as s:
         s.sendall(request)
         data = b""
@@ -67,7 +72,8 @@ def test_huge_chunked_and_lying_bodies(live):
     auth = live.operator()["Authorization"].encode()
     path = f"/v1/nodes/{live.host}/devices".encode()
     # 1 GiB announced, a little sent: refused at once, connection closed (the server reads nothing)
-    head = b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\nContent-Type: application/json\r\n"
+    head = (b"POST " + path + b" HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth
+            + b"\r\nContent-Type: application/json\r\n")
     reply = _raw(live, head + b"Content-Length: 1073741824\r\n\r\n" + b'{"devices": ["/dev/sdz"' + b" " * 4096)
     assert reply.startswith(b"HTTP/1.1 413") and b"Connection: close" in reply
     reply = _raw(live, head + b"Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
