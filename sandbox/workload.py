@@ -34,6 +34,13 @@ Several tasks, long-running ones, agent failures::
         ...                                   # kill the agent: wl.wait(tid, {"TASK_UNREACHABLE", ...})
         result = wl.run(other_hostname, "vol1", "cat data/f", timeout=30)
 
+A Marathon-like app (one instance, hostname constraint, replaced whenever its task is gone)::
+
+        wl.start_app("db", "dbvol", "... exec my-db --data data/", [host_a, host_b], options={"size": 8})
+        first = wl.wait_app_task("db", 0)     # then e.g. its host dies:
+        second = wl.wait_app_task("db", 1)    # the replacement, on the other host
+        wl.stop_app("db")
+
 Every wait has a deadline (:class:`WorkloadTimeout`). ``stop()`` tears the framework down (the master
 kills its tasks; the agents release the volumes).
 """
@@ -144,6 +151,14 @@ def task_info(task_id: str, agent_id: dict, volume: str, command: str, *, form: 
     return task
 
 
+_SPEC_DEFAULTS = {"form": "docker_volume", "driver": "rexray", "container_path": "data", "mode": "RW",
+                  "options": None, "cpus": 0.1, "mem": 32.0, "kill_grace_s": None}
+
+
+def _task_id(prefix: str) -> str:
+    return f"{re.sub(r'[^A-Za-z0-9_-]', '-', prefix)}.{uuid.uuid4()}"
+
+
 def _scalar(resources, name) -> float:
     return sum(r.get("scalar", {}).get("value", 0.0) for r in resources
                if r.get("name") == name and r.get("role", "*") == "*" and not r.get("reservations"))
@@ -155,14 +170,28 @@ def _http_json(url: str, timeout: float = 5.0):
 
 
 class _Task:
-    def __init__(self, task_id, hostname, spec):
+    def __init__(self, task_id, hostnames, spec, app_id=None):
         self.task_id = task_id
-        self.hostname = hostname
+        self.hostnames = frozenset(hostnames)   # where it may run
+        self.hostname = next(iter(self.hostnames)) if len(self.hostnames) == 1 else None   # where it runs
         self.spec = spec                # kwargs for task_info
+        self.app_id = app_id
         self.launched = False
         self.agent_id = None
         self.agent_url = None           # "http://ip:port" from the offer
         self.statuses = []
+
+
+class _App:
+    """A Marathon-like app of one instance: a replacement is launched whenever its task is gone."""
+
+    def __init__(self, app_id, hostnames, spec, max_launches):
+        self.app_id = app_id
+        self.hostnames = frozenset(hostnames)
+        self.spec = spec
+        self.max_launches = max_launches
+        self.task_ids = []              # in launch order; the last one is the current instance
+        self.running = True
 
 
 class _Callbacks(Scheduler):
@@ -187,7 +216,7 @@ class _Callbacks(Scheduler):
         self._guard("offers", self.wl._on_offers, driver, offers)
 
     def statusUpdate(self, driver, status):
-        self._guard("status", self.wl._on_status, status)
+        self._guard("status", self.wl._on_status, driver, status)
 
     def error(self, driver, message):
         self._guard("error", self.wl._on_error, message)
@@ -209,6 +238,7 @@ class VolumeWorkload:
             self.framework_info["principal"] = principal
         self._cond = threading.Condition()
         self._tasks: dict[str, _Task] = {}
+        self._apps: dict[str, _App] = {}
         self._framework_id = None
         self._error = None
         self.driver = None
@@ -255,20 +285,53 @@ class VolumeWorkload:
                kill_grace_s: float | None = None, task_id: str | None = None) -> str:
         """Queue a task for the next offer from ``hostname``; returns its task ID (``<volume>.<uuid>``).
         ``options`` become the volume's driver options (e.g. ``{"size": 8}``, implicit create)."""
-        if self.driver is None:
-            raise WorkloadError("the workload framework is not started")
-        if not _HOSTNAME.match(hostname):
-            raise WorkloadError(f"invalid hostname {hostname!r}")
-        spec = dict(volume=volume, command=command, form=form, driver=driver, container_path=container_path,
-                    mode=mode, options=options, cpus=cpus, mem=mem, kill_grace_s=kill_grace_s)
-        task_id = task_id or f"{re.sub(r'[^A-Za-z0-9_-]', '-', volume)}.{uuid.uuid4()}"
-        task_info(task_id, {"value": "check"}, **spec)      # validate now, not in a callback
+        spec = self._spec([hostname], volume, command, form=form, driver=driver, container_path=container_path,
+                          mode=mode, options=options, cpus=cpus, mem=mem, kill_grace_s=kill_grace_s)
+        task_id = task_id or _task_id(volume)
         with self._cond:
             if task_id in self._tasks:
                 raise WorkloadError(f"task {task_id} exists")
-            self._tasks[task_id] = _Task(task_id, hostname, spec)
+            self._tasks[task_id] = _Task(task_id, [hostname], spec)
         self.driver.reviveOffers()      # offers declined earlier come back at once
         return task_id
+
+    def start_app(self, app_id: str, volume: str, command: str, hostnames, *, max_launches: int = 5,
+                  **kwargs) -> str:
+        """A Marathon-like app with one instance on any of ``hostnames`` (a hostname constraint): whenever
+        its task is gone (terminal, or UNREACHABLE: an ``unreachableStrategy`` with ``inactiveAfterSeconds``
+        0) a replacement is launched on whichever of those hosts offers first, at most ``max_launches``
+        tasks in all. ``kwargs`` as for :meth:`launch`. Task IDs are ``<app_id>.<uuid>``."""
+        if not re.match(r"^[a-z0-9][a-z0-9.-]{0,62}$", app_id):
+            raise WorkloadError(f"invalid app id {app_id!r}")
+        hostnames = list(hostnames)
+        spec = self._spec(hostnames, volume, command, **kwargs)
+        with self._cond:
+            if app_id in self._apps:
+                raise WorkloadError(f"app {app_id} exists")
+            app = self._apps[app_id] = _App(app_id, hostnames, spec, max_launches)
+            self._queue_app_task(app)
+        self.driver.reviveOffers()
+        return app_id
+
+    def app_tasks(self, app_id: str) -> list[str]:
+        """The app's task IDs in launch order (the last one is the current instance)."""
+        with self._cond:
+            return list(self._apps[app_id].task_ids)
+
+    def wait_app_task(self, app_id: str, index: int, timeout: float = 60.0) -> str:
+        """The app's ``index``-th task (0: the first), once it has been queued."""
+        app = self._apps[app_id]
+        return self._wait_for(lambda: app.task_ids[index] if len(app.task_ids) > index else None, timeout,
+                              f"task #{index} of app {app_id}")
+
+    def stop_app(self, app_id: str) -> None:
+        """No more replacements; the current task is killed."""
+        with self._cond:
+            app = self._apps[app_id]
+            app.running = False
+            current = app.task_ids[-1] if app.task_ids else None
+        if current is not None and self.state(current) not in TERMINAL_STATES:
+            self.kill(current)
 
     def wait(self, task_id: str, states=TERMINAL_STATES, timeout: float = 60.0) -> dict:
         """Block until the task reports one of ``states``; returns that TaskStatus."""
@@ -347,6 +410,30 @@ class VolumeWorkload:
         return self.result(task_id)
 
     # ------------------------------------------------------------------ internals
+    def _spec(self, hostnames, volume, command, **kwargs) -> dict:
+        """Validated task parameters (checked here, never in a pymesos callback)."""
+        if self.driver is None:
+            raise WorkloadError("the workload framework is not started")
+        if not hostnames:
+            raise WorkloadError("at least one hostname is needed")
+        for hostname in hostnames:
+            if not isinstance(hostname, str) or not _HOSTNAME.match(hostname):
+                raise WorkloadError(f"invalid hostname {hostname!r}")
+        unknown = set(kwargs) - set(_SPEC_DEFAULTS)
+        if unknown:
+            raise WorkloadError(f"unknown task parameters: {sorted(unknown)}")
+        spec = dict(_SPEC_DEFAULTS, volume=volume, command=command, **kwargs)
+        task_info("check", {"value": "check"}, **spec)
+        return spec
+
+    def _queue_app_task(self, app: _App) -> str:
+        """Queue the app's next task (caller holds the lock)."""
+        task_id = _task_id(app.app_id)
+        self._tasks[task_id] = _Task(task_id, app.hostnames, app.spec, app_id=app.app_id)
+        app.task_ids.append(task_id)
+        self._cond.notify_all()
+        return task_id
+
     def _wait_for(self, predicate, timeout, what):
         deadline = time.monotonic() + timeout
         with self._cond:
@@ -392,21 +479,32 @@ class VolumeWorkload:
             self._error = message
             self._cond.notify_all()
 
-    def _on_status(self, status):
+    def _on_status(self, driver, status):
         tid = status["task_id"]["value"]
+        replaced = None
         with self._cond:
             t = self._tasks.get(tid)
             if t is None:
                 return
             t.statuses.append({k: status.get(k) for k in ("state", "message", "reason", "source")
                                if status.get(k) is not None})
+            app = self._apps.get(t.app_id) if t.app_id else None
+            if app is not None and app.running and app.task_ids[-1] == tid and status["state"] in GONE_STATES:
+                if len(app.task_ids) < app.max_launches:
+                    replaced = self._queue_app_task(app)
+                else:
+                    log.warning("workload: app %s reached %d launches; not replacing %s", app.app_id,
+                                app.max_launches, tid)
             self._cond.notify_all()
+        if replaced is not None:
+            log.info("workload: app %s: task %s is %s, launching %s", t.app_id, tid, status["state"], replaced)
+            driver.reviveOffers()
 
     def _on_offers(self, driver, offers):
         decline = []
         with self._cond:
             for offer in offers:
-                pending = [t for t in self._tasks.values() if not t.launched and t.hostname == offer.get("hostname")]
+                pending = [t for t in self._tasks.values() if not t.launched and offer.get("hostname") in t.hostnames]
                 cpus, mem = _scalar(offer["resources"], "cpus"), _scalar(offer["resources"], "mem")
                 tasks = []
                 for t in pending:
@@ -416,6 +514,7 @@ class VolumeWorkload:
                     mem -= t.spec["mem"]
                     tasks.append(task_info(t.task_id, offer["agent_id"], **t.spec))
                     t.launched = True
+                    t.hostname = offer.get("hostname")
                     t.agent_id = offer["agent_id"]["value"]
                     address = (offer.get("url") or {}).get("address") or {}
                     t.agent_url = f"http://{address.get('ip') or address.get('hostname')}:{address.get('port')}"

@@ -6,14 +6,15 @@ pre-built ScaleIO system (existing mode), so each agent gets SDS + SDC + REX-Ray
 (:mod:`dcos_scaleio.sandbox.workload`, unmodified pymesos) runs command tasks with a DOCKER_VOLUME
 (driver ``rexray``) through the agents' isolator -> dvdcli -> REX-Ray -> ScaleIO gateway.
 
-The story: a long-running task on agent X writes a unique token into the volume; X's host dies
-(powered off: every process in it is gone, nothing unmounts or unmaps anything, its SDC drops off the
-MDM); the master notices after its agent ping timeout (shortened to 1 s through the emulator's
-control API; 75 s by default) and reports the task UNREACHABLE; the task is relaunched on agent Y,
-whose REX-Ray takes the volume over (``mount.preempt``, rendered by the framework) and the new task
-reads the token. The ScaleIO gateway (PyPowerFlex) shows the mapping moving from X's SDC to Y's. X
-then comes back (its agent learns nothing of the old task: TASK_GONE) without taking the volume
-from Y, and a normal task end on Y releases the mapping.
+The story: a one-instance app (hostname constraint: either agent) starts on agent X and writes a
+unique token into its volume; X's host dies (powered off: every process in it is gone, nothing
+unmounts or unmaps anything, its SDC drops off the MDM); the master notices after its agent ping
+timeout (shortened to 1 s through the emulator's control API; 75 s by default) and reports the task
+UNREACHABLE; the framework launches a replacement, which lands on agent Y, whose REX-Ray takes the
+volume over (``mount.preempt``, rendered by the framework) and the new instance finds the token. The
+ScaleIO gateway (PyPowerFlex) shows the mapping moved from X's SDC to Y's, and the ScaleIO world's
+event log that X's mapping outlived its SDC until Y preempted it. X then comes back (the old task is
+TASK_GONE) without taking the volume from Y, and stopping the app on Y releases the mapping.
 """
 import json
 import urllib.request
@@ -106,53 +107,75 @@ def test_one_call_task_writes_and_reads_its_volume_then_releases_it(deployed, e2
     e2e.wait(lambda: mapped_ips(gw, "scratch") == [], 15, "the volume to be unmapped")
 
 
+def volume_history(system, volume_id, sdc_ids) -> list:
+    """The ScaleIO world's applied mapping/connection events for one volume and the given SDCs, in order,
+    from the volume's first mapping on: ("map", sdc) / ("unmap", sdc or "all") / ("disconnect", sdc) /
+    ("connect", sdc)."""
+    guids = {system.sdc(id=sid).guid: sid for sid in sdc_ids}
+    out = []
+    for ev in system.events(outcome="applied"):
+        a = ev.args
+        if ev.op in ("map_volume", "unmap_volume") and a.get("volume_id") == volume_id:
+            out.append(("map" if ev.op == "map_volume" else "unmap", "all" if a.get("all_sdcs") else a.get("sdc_id")))
+        elif ev.op in ("disconnect_sdc", "register_sdc") and str(a.get("guid", "")).upper() in guids:
+            out.append(("disconnect" if ev.op == "disconnect_sdc" else "connect", guids[a["guid"].upper()]))
+    first_map = next((i for i, (what, _) in enumerate(out) if what == "map"), len(out))
+    return out[first_map:]
+
+
 def test_volume_follows_its_task_from_a_dead_agent_to_a_live_one(deployed, workload, e2e):
-    x, y = deployed.info["agents"]
-    assert x["os"] != y["os"]
+    agents = {a["hostname"]: a for a in deployed.info["agents"]}
     gw = gateway(deployed)
     token = uuid.uuid4().hex
-
-    first = workload.launch(x["hostname"], VOLUME, f"echo {token} > data/proof && echo WRITTEN && exec sleep 600",
-                            options={"size": 8})
-    workload.wait(first, {"TASK_RUNNING"}, timeout=30)
-    workload.wait_output(first, "WRITTEN", timeout=30)
+    # One service instance on either agent, as a Marathon app with a hostname constraint. It creates its
+    # data on first start and finds it on every later one.
+    command = (f'if [ -f data/proof ]; then echo "found $(cat data/proof)"; '
+               f'else echo {token} > data/proof && echo "created {token}"; fi; exec sleep 600')
+    workload.start_app("follow", VOLUME, command, sorted(agents), options={"size": 8})
+    first = workload.wait_app_task("follow", 0)
+    workload.wait(first, {"TASK_RUNNING"} | TERMINAL_STATES, timeout=30)
+    workload.wait_output(first, f"created {token}", timeout=30)
+    x = agents[workload.result(first).hostname]
+    (y,) = [a for a in agents.values() if a is not x]
+    assert x["os"] != y["os"]
     assert mapped_ips(gw, VOLUME) == [x["ip"]]
     assert sdc_state(gw, x["ip"]) == "Connected"
+    # The mapping is exclusive: without preempt REX-Ray on Y (the framework's config, mount.preempt off)
+    # cannot take a volume attached elsewhere, and the dead host's SDC would keep it for ever.
+    refused = rexray_without_preempt(deployed, y, ["volume", "mount", VOLUME])
+    assert refused.returncode == 1 and "attached to another host" in refused.stderr, refused
 
-    # X's host dies: nothing on it gets to unmount or unmap; the master gives up on it after the
-    # ping timeout and the (partition-aware) framework hears TASK_UNREACHABLE.
+    # X's host dies: nothing on it gets to unmount or unmap; the master gives up on it after the ping
+    # timeout, the (partition-aware) framework hears TASK_UNREACHABLE and launches a replacement, which
+    # can only go to Y.
     assert control(deployed, f"agents/{x['name']}/reboot", {"start": False})["state"] == "stopped"
     lost = workload.wait(first, GONE_STATES, timeout=30)
     assert lost["state"] == "TASK_UNREACHABLE", lost
-    assert sdc_state(gw, x["ip"]) == "Disconnected"
-    assert mapped_ips(gw, VOLUME) == [x["ip"]]        # still held by the dead host's SDC
-
-    # Without preempt it would stay stuck there: REX-Ray on Y, with the framework's config but
-    # mount.preempt off, refuses to take it.
-    refused = rexray_without_preempt(deployed, y, ["volume", "mount", VOLUME])
-    assert refused.returncode == 1 and "attached to another host" in refused.stderr, refused
-    assert mapped_ips(gw, VOLUME) == [x["ip"]]
-
-    # Relaunched on Y: REX-Ray there preempts the mapping and the task reads what X wrote.
-    second = workload.launch(y["hostname"], VOLUME, "cat data/proof && echo READ && exec sleep 600")
+    second = workload.wait_app_task("follow", 1, timeout=10)
     status = workload.wait(second, {"TASK_RUNNING"} | TERMINAL_STATES, timeout=30)
     assert status["state"] == "TASK_RUNNING", workload.result(second)
-    out = workload.wait_output(second, "READ", timeout=30)
-    assert out.splitlines()[0] == token
+    assert workload.result(second).hostname == y["hostname"]
+    # Y's REX-Ray preempted the mapping: the new instance finds what the first one wrote on X.
+    assert workload.wait_output(second, "found", timeout=30).splitlines()[0] == f"found {token}"
     assert mapped_ips(gw, VOLUME) == [y["ip"]]
-    assert sdc_state(gw, y["ip"]) == "Connected"
+    assert (sdc_state(gw, x["ip"]), sdc_state(gw, y["ip"])) == ("Disconnected", "Connected")
+    # The world's log: X's mapping outlived X's SDC connection until Y took the volume over.
+    system = e2e.system(deployed)
+    (vol,) = gw.volume.get(filter_fields={"name": VOLUME})
+    sdc = {a["ip"]: s["id"] for a in (x, y) for s in gw.sdc.get() if s["sdcIp"] == a["ip"]}
+    assert volume_history(system, vol["id"], sdc.values()) == [
+        ("map", sdc[x["ip"]]), ("disconnect", sdc[x["ip"]]), ("unmap", "all"), ("map", sdc[y["ip"]])]
 
-    # X comes back: its agent's isolator cleans up the container it lost (the framework's dvdi step put
-    # the checkpoint on disk), which must not take the volume away from Y.
+    # X comes back: its agent tries to clean up the container it lost (the framework's dvdi step keeps
+    # the isolator's checkpoint on disk), which must not take the volume from Y; the old task is gone.
     assert control(deployed, f"agents/{x['name']}/reboot", {"start": True})["state"] == "running"
     e2e.wait(lambda: sdc_state(gw, x["ip"]) == "Connected", 30, "X's SDC to reconnect")
-    assert mapped_ips(gw, VOLUME) == [y["ip"]]
-    assert workload.state(second) == "TASK_RUNNING"
     assert workload.wait(first, {"TASK_GONE"}, timeout=30)["reason"] == "REASON_RECONCILIATION"
+    assert mapped_ips(gw, VOLUME) == [y["ip"]]
+    assert workload.app_tasks("follow") == [first, second] and workload.state(second) == "TASK_RUNNING"
 
-    # A normal end on Y releases the volume (dvdcli unmount -> REX-Ray unmaps it).
-    workload.kill(second)
+    # Stopping the app ends the task normally on Y, which releases the volume (dvdcli unmount -> unmap).
+    workload.stop_app("follow")
     assert workload.wait(second, timeout=30)["state"] == "TASK_KILLED"
-    result = workload.result(second)
-    assert result.stdout.splitlines() == [token, "READ"]
     e2e.wait(lambda: mapped_ips(gw, VOLUME) == [], 15, "the volume to be unmapped")
+    assert workload.app_tasks("follow") == [first, second]

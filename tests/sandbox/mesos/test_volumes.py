@@ -242,3 +242,25 @@ def test_killing_a_command_task_sends_sigterm_then_sigkill(cluster, command, gra
         assert (status["state"], status["message"]) == ("TASK_KILLED", message)
         result = wl.result(tid)
         assert result.stdout == printed and result.states[-2:] == ["TASK_KILLING", "TASK_KILLED"]
+
+
+def test_an_app_replaces_its_task_until_max_launches(cluster):
+    agent = cluster.agent("ckrun")
+    with VolumeWorkload(cluster.master_address, name="apps") as wl:
+        wl.start_app("crashy", "app-vol", "echo try; exit 3", [agent.hostname], max_launches=3)
+        third = wl.wait_app_task("crashy", 2, timeout=30)
+        status = wl.wait(third, timeout=30)
+        assert (status["state"], status["message"]) == ("TASK_FAILED", "Command exited with status 3")
+        tasks = wl.app_tasks("crashy")
+        assert len(tasks) == 3 and all(t.startswith("crashy.") for t in tasks)
+        assert [wl.state(t) for t in tasks] == ["TASK_FAILED"] * 3
+        assert all(wl.result(t).stdout == "try\n" for t in tasks)
+        with pytest.raises(WorkloadError):
+            wl.start_app("crashy", "app-vol", "true", [agent.hostname])
+        # A stopped app is not replaced.
+        wl.start_app("steady", "app-vol2", "echo UP; exec sleep 600", [agent.hostname])
+        first = wl.wait_app_task("steady", 0)
+        wl.wait_output(first, "UP", timeout=30)
+        wl.stop_app("steady")
+        assert wl.wait(first, timeout=30)["state"] == "TASK_KILLED"
+        assert wl.app_tasks("steady") == [first]
