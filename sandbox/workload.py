@@ -67,6 +67,7 @@ GONE_STATES = TERMINAL_STATES | {"TASK_UNREACHABLE", "TASK_UNKNOWN"}
 FORMS = ("docker_volume", "dvdi")
 _NAME = re.compile(r"^[A-Za-z0-9_.@:+-]{1,128}$")
 _HOSTNAME = re.compile(r"^[A-Za-z0-9_.:-]{1,255}$")
+_TASK_ID = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$")
 DECLINE_SECONDS = 2.0          # short refusals: the next launch revives offers anyway
 
 
@@ -153,6 +154,22 @@ def task_info(task_id: str, agent_id: dict, volume: str, command: str, *, form: 
 
 _SPEC_DEFAULTS = {"form": "docker_volume", "driver": "rexray", "container_path": "data", "mode": "RW",
                   "options": None, "cpus": 0.1, "mem": 32.0, "kill_grace_s": None}
+
+
+def validated_spec(hostnames, volume, command, **kwargs) -> dict:
+    """Task parameters (``_SPEC_DEFAULTS`` keys) checked before anything is registered or launched:
+    errors surface to the caller as WorkloadError, never inside a pymesos callback."""
+    if not hostnames:
+        raise WorkloadError("at least one hostname is needed")
+    for hostname in hostnames:
+        if not isinstance(hostname, str) or not _HOSTNAME.match(hostname):
+            raise WorkloadError(f"invalid hostname {hostname!r}")
+    unknown = set(kwargs) - set(_SPEC_DEFAULTS)
+    if unknown:
+        raise WorkloadError(f"unknown task parameters: {sorted(unknown)}")
+    spec = dict(_SPEC_DEFAULTS, volume=volume, command=command, **kwargs)
+    task_info("check", {"value": "check"}, **spec)
+    return spec
 
 
 def _task_id(prefix: str) -> str:
@@ -287,6 +304,8 @@ class VolumeWorkload:
         ``options`` become the volume's driver options (e.g. ``{"size": 8}``, implicit create)."""
         spec = self._spec([hostname], volume, command, form=form, driver=driver, container_path=container_path,
                           mode=mode, options=options, cpus=cpus, mem=mem, kill_grace_s=kill_grace_s)
+        if task_id is not None and not _TASK_ID.match(task_id):
+            raise WorkloadError(f"invalid task id {task_id!r}")
         task_id = task_id or _task_id(volume)
         with self._cond:
             if task_id in self._tasks:
@@ -411,20 +430,9 @@ class VolumeWorkload:
 
     # ------------------------------------------------------------------ internals
     def _spec(self, hostnames, volume, command, **kwargs) -> dict:
-        """Validated task parameters (checked here, never in a pymesos callback)."""
         if self.driver is None:
             raise WorkloadError("the workload framework is not started")
-        if not hostnames:
-            raise WorkloadError("at least one hostname is needed")
-        for hostname in hostnames:
-            if not isinstance(hostname, str) or not _HOSTNAME.match(hostname):
-                raise WorkloadError(f"invalid hostname {hostname!r}")
-        unknown = set(kwargs) - set(_SPEC_DEFAULTS)
-        if unknown:
-            raise WorkloadError(f"unknown task parameters: {sorted(unknown)}")
-        spec = dict(_SPEC_DEFAULTS, volume=volume, command=command, **kwargs)
-        task_info("check", {"value": "check"}, **spec)
-        return spec
+        return validated_spec(hostnames, volume, command, **kwargs)
 
     def _queue_app_task(self, app: _App) -> str:
         """Queue the app's next task (caller holds the lock)."""
@@ -532,7 +540,6 @@ def run_volume_task(master: str, hostname: str, volume: str, command: str, timeo
     """One call: register a framework, run ``command`` on ``hostname`` with ``volume`` mounted at
     ``data/`` (see :meth:`VolumeWorkload.launch` for ``kwargs``), wait for a terminal state, read the
     task's stdout/stderr, tear the framework down. Raises WorkloadTimeout after ``timeout`` seconds."""
-    spec = {k: v for k, v in kwargs.items() if k != "task_id"}
-    task_info("check", {"value": "check"}, volume, command, **spec)    # refuse bad values before registering
+    validated_spec([hostname], volume, command, **{k: v for k, v in kwargs.items() if k != "task_id"})
     with VolumeWorkload(master) as wl:
         return wl.run(hostname, volume, command, timeout=timeout, **kwargs)

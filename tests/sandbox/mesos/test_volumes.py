@@ -181,7 +181,8 @@ def test_workload_dvdi_environment_form(cluster):
 
 def test_workload_refuses_values_that_would_reach_dvdcli(cluster):
     for kwargs in ({"volume": "bad name"}, {"volume": "v", "options": {"size": "1,x=2"}},
-                   {"volume": "v", "container_path": "../escape"}, {"volume": "v", "driver": "rex ray"}):
+                   {"volume": "v", "container_path": "../escape"}, {"volume": "v", "driver": "rex ray"},
+                   {"volume": "v", "colour": "red"}, {"volume": "v", "task_id": "../x"}):
         with pytest.raises(WorkloadError):
             run_volume_task(cluster.master_address, cluster.agent("ckrun").hostname, command="true", timeout=5,
                             **kwargs)
