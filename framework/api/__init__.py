@@ -8,7 +8,8 @@ issue-5 routes are in place, with everything the operator endpoints need:
   operator commands through ``core.call(lambda c: c.apply(event))``);
 - ``reads``: the per-engine-version read cache (``reads.get(name, fn)``);
 - ``context``: :class:`ApiContext` (options or None when they are invalid, validation errors,
-  a ``gateway(endpoint)`` factory or None, the process environment).
+  a ``gateway(endpoint)`` factory or None, the process environment, and the merged options JSON
+  when the scheduler passes it: ``GET /v1/config`` shows that shape, else one built from ``options``).
 """
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class ApiContext:
     errors: list = field(default_factory=list)
     gateway: Callable | None = None           # endpoint -> framework.cluster.Gateway
     environ: Mapping[str, str] = field(default_factory=dict)
+    merged: Mapping[str, Any] = field(default_factory=dict)   # the validated options as JSON (config.json shape)
 
 
 def install(api, core, reads, context: ApiContext, clock: Callable[[], float] = time.time) -> None:

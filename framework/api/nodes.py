@@ -62,10 +62,10 @@ def install(api, core, reads, authenticator, clock) -> None:
         if len(parts) != 1 or not parts[0]:
             return error(404, f"no such endpoint: GET {req.path}")
         host = unquote(parts[0])
-        got = reads.get("node:" + host, lambda c: node_json(c.engine, host) if host in c.engine.nodes else None)
-        if got is None:
+        # Known names first: the read cache must not grow with every name a client makes up.
+        if host not in reads.get("node-names", lambda c: list(c.engine.nodes)):
             return error(404, f"unknown node {host!r}")
-        return json_reply(200, got)
+        return json_reply(200, reads.get("node:" + host, lambda c: node_json(c.engine, host)))
 
     def add_devices(req):
         parts = req.path[len(PREFIX):].split("/")

@@ -39,15 +39,12 @@ def install(api, core, reads, authenticator, clock) -> None:
         if len(parts) != 1 or not parts[0]:
             return error(404, f"no such endpoint: GET {req.path}")
         name = parts[0]
-
-        def read(c):
-            if name not in c.engine.plans:
-                return None
-            return plan_json(c.engine, name), http_status(plan_status(c.engine, name))
-        got = reads.get("plan:" + name, read)
-        if got is None:
+        # Known names first: the read cache must not grow with every name a client makes up.
+        if name not in reads.get("plan-names", lambda c: list(c.engine.plans)):
             return error(404, f"Plan {name} not found")
-        return json_reply(got[1], got[0])
+        body, code = reads.get("plan:" + name, lambda c: (plan_json(c.engine, name),
+                                                          http_status(plan_status(c.engine, name))))
+        return json_reply(code, body)
 
     def command(req):
         parts = _split(req.path)

@@ -32,8 +32,8 @@ _SECRET_WORDS = ("password", "secret", "token")
 
 
 def options_json(options) -> dict:
-    """Options (frozen dataclasses) as JSON with secrets redacted: every Secret, and every non-empty
-    string under a key naming a password, secret or token."""
+    """Options (frozen dataclasses, or merged options JSON) as JSON with secrets redacted: every
+    Secret, and every non-empty string under a key naming a password, secret or token."""
     from dcos_scaleio.options import Secret
 
     def walk(value, key=""):
@@ -128,7 +128,7 @@ def install(api, core, reads, context, view: ClusterView) -> None:
         if context.options is None:
             return json_reply(409, {"message": "the service's options are invalid",
                                     "errors": [field_error_json(e) for e in context.errors]})
-        return json_reply(200, options_json(context.options))
+        return json_reply(200, options_json(context.merged or context.options))
 
     api.route("GET", "/v1/cluster", handled(cluster))
     api.route("GET", "/v1/endpoints", handled(endpoint_names))
