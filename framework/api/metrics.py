@@ -4,7 +4,8 @@ Families (all prefixed ``scaleio_``): ``plan_status{plan,status}`` (1 for the cu
 ``steps{status}`` (deploy plan steps by raw status), ``step_retries`` (attempts beyond the first),
 ``agents{state}`` (present/absent/restarting), ``ignored_agents``, ``running_host_steps``,
 ``offers_wanted``, ``scheduler_events_total{kind}`` (the core loop's counters: offers, declines,
-launches, status updates, ...), ``framework_registered``, and ``capacity_kb{kind}`` from the
+launches, status updates, ...), ``scheduler_seconds_total{kind}`` (core counters named ``*_s``, e.g.
+offer handling time once the core counts it), ``framework_registered``, and ``capacity_kb{kind}`` from the
 last cluster summary when one is at most a minute old (metrics never query the gateway).
 """
 from __future__ import annotations
@@ -59,8 +60,12 @@ def render(snapshot: dict, capacity: dict | None) -> str:
     f.add("ignored_agents", "gauge", "Agents not used (public, filtered out, ...)", [({}, m["ignored_agents"])])
     f.add("running_host_steps", "gauge", "Host steps running on agents now", [({}, m["running_host_steps"])])
     f.add("offers_wanted", "gauge", "1 when the scheduler wants offers (revived)", [({}, int(m["offers_wanted"]))])
+    counters = snapshot["counters"]
     f.add("scheduler_events_total", "counter", "Scheduler core loop events and calls since start",
-          [({"kind": k}, v) for k, v in sorted(snapshot["counters"].items())])
+          [({"kind": k}, v) for k, v in sorted(counters.items()) if not k.endswith("_s")])
+    seconds = [({"kind": k[:-2]}, float(v)) for k, v in sorted(counters.items()) if k.endswith("_s")]
+    if seconds:      # time the core loop spent, e.g. offer_handling_s (counters named *_s)
+        f.add("scheduler_seconds_total", "counter", "Seconds the scheduler core loop spent, by kind", seconds)
     f.add("framework_registered", "gauge", "1 when registered with Mesos", [({}, int(snapshot["registered"]))])
     if capacity:
         f.add("capacity_kb", "gauge", "ScaleIO capacity (KiB) from the last cluster summary",

@@ -60,13 +60,14 @@ def test_metrics_text_is_prometheus_exposition():
     snap = {"engine": {"steps_by_status": {"COMPLETE": 3, "PENDING": 1}, "retries": 2,
                        "nodes": {"present": 1, "absent": 0, "restarting": 0}, "ignored_agents": 1,
                        "offers_wanted": False, "running_host_steps": 0},
-            "counters": {"offers": 5, "launched": 4}, "plans": {"deploy": "IN_PROGRESS"}, "registered": True}
+            "counters": {"offers": 5, "launched": 4, "offer_handling_s": 0.25}, "plans": {"deploy": "IN_PROGRESS"}, "registered": True}
     text = render(snap, {"total_kb": 100, "in_use_kb": 10, "devices": 2})
     lines = text.splitlines()
     assert 'scaleio_plan_status{plan="deploy",status="IN_PROGRESS"} 1' in lines
     assert 'scaleio_plan_status{plan="deploy",status="COMPLETE"} 0' in lines
     assert 'scaleio_steps{status="PENDING"} 1' in lines and "scaleio_step_retries 2" in lines
     assert 'scaleio_scheduler_events_total{kind="offers"} 5' in lines
+    assert 'scaleio_scheduler_seconds_total{kind="offer_handling"} 0.25' in lines
     assert 'scaleio_capacity_kb{kind="total"} 100' in lines and not any("devices" in line for line in lines)
     names = [line.split()[2] for line in lines if line.startswith("# TYPE")]
     assert len(names) == len(set(names))
