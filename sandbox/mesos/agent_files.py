@@ -16,6 +16,7 @@ from .httpserver import Response, json_response
 
 MAX_COMPLETED_EXECUTORS = 150      # --max_completed_executors_per_framework default
 DEFAULT_LENGTH = 16 * 4096         # Mesos reads 16 pages unless told otherwise
+MAX_LENGTH = 16 << 20              # one answer never holds more than this (a client pages on)
 
 
 class CompletedExecutors:
@@ -91,7 +92,7 @@ def _read(agent, query):
         return json_response({"data": "", "offset": size})
     with open(real, "rb") as fh:
         fh.seek(min(offset, size))
-        data = fh.read(length)
+        data = fh.read(min(length, MAX_LENGTH))
     return json_response({"data": data.decode("utf-8", errors="replace"), "offset": offset})
 
 
