@@ -9,7 +9,8 @@
 
 Routing, in this order:
 
-1. ``POST /acs/api/v1/auth/login`` and ``GET /acs/api/v1/auth/jwks``: the IAM, open (as on DC/OS).
+1. ``POST /acs/api/v1/auth/login`` and ``GET /acs/api/v1/auth/jwks``: the IAM, open (as on DC/OS);
+   so is ``GET /dcos-metadata/dcos-version.json`` (``{"version", "dcos-variant": "open", ...}``).
 2. Every other request needs a valid ACS token (``Authorization: token=<jwt>``, ``Authorization:
    Bearer <jwt>`` or the ``dcos-acs-auth-cookie`` cookie): otherwise 401 with ``WWW-Authenticate:
    acsjwt`` and ``{"title", "description", "code"}``.
@@ -26,6 +27,8 @@ headers (Content-Type, WWW-Authenticate, ...) and body come back unchanged but f
 headers. An upstream that refuses or times out gives 502 (504 for a timeout) with a JSON body.
 Bodies are buffered, not streamed; requests over ``max_body`` bytes get 413. One thread per
 connection (TLS handshakes happen on that thread, so a slow client never blocks the accept loop).
+With ``access_log``, one line per request: ``<time> <client> <method> <path> <status> <upstream|->``
+(never a header or body: they carry credentials).
 """
 from __future__ import annotations
 
@@ -35,6 +38,7 @@ import json
 import socket
 import ssl
 import threading
+import time
 import urllib.parse
 from http.cookies import SimpleCookie
 from typing import Callable, Optional, Union
@@ -49,6 +53,8 @@ IDLE_TIMEOUT_S = 120.0
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
                         "trailer", "trailers", "transfer-encoding", "upgrade", "proxy-connection"})
 AUTH_COOKIE = "dcos-acs-auth-cookie"
+VERSION_PATH = "/dcos-metadata/dcos-version.json"
+DCOS_VERSION = "1.12.4"   # the last DC/OS release the Python 0.x CLI and Cosmos v0.6 were current with
 
 Upstream = Union[str, Callable[[], Optional[str]]]
 
@@ -101,13 +107,15 @@ class AdminRouter:
 
     def __init__(self, iam: Iam, tls_dir, *, host: str = "127.0.0.1", port: int = 0,
                  mesos_master: str | None = None, resolvers=(), max_body: int = DEFAULT_MAX_BODY,
-                 upstream_timeout: float = 60.0):
+                 upstream_timeout: float = 60.0, access_log=None):
         if not host.startswith("127."):
             raise ValueError(f"the Admin Router binds loopback addresses only, not {host!r}")
         self.iam = iam
         self.host, self.port = host, port
         self.max_body = max_body
         self.upstream_timeout = upstream_timeout
+        self.access_log = access_log
+        self._log_lock = threading.Lock()
         self.ca_path = str(tls.ensure_ca(tls_dir))
         self._cert, self._key = tls.issue_server_cert(tls_dir, host, dns_names=("localhost",))
         self._lock = threading.Lock()
@@ -177,6 +185,12 @@ class AdminRouter:
             raise RuntimeError("the Admin Router is not started")
         return f"https://{self.host}:{self.port}"
 
+    def log_access(self, line: str) -> None:
+        if self.access_log is None:
+            return
+        with self._log_lock, open(self.access_log, "a") as fh:
+            fh.write(line + "\n")
+
     # ------------------------------------------------------------------ routing
     def route(self, path: str) -> tuple[str, str] | None:
         """``(upstream base URL, path to request there)`` for an authenticated request path, or
@@ -245,16 +259,22 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._body_read = False
+        self._status, self._upstream = 0, "-"
         try:
             self._dispatch()
         except _Answer as answer:
             self._send_json(answer.status, answer.body, answer.headers)
+        finally:
+            path = urllib.parse.urlsplit(self.path).path
+            self.owner.log_access(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.client_address[0]} {self.command} "
+                                  f"{path} {self._status} {self._upstream}")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
     # ------------------------------------------------------------------ pieces
     def _send(self, status: int, headers, body: bytes, reason: str | None = None) -> None:
         """Status line, ``headers`` (our own Content-Length but for HEAD), then ``body``."""
+        self._status = status
         self.send_response_only(status, reason)
         length_sent = False
         for name, value in headers:
@@ -354,6 +374,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if path in (LOGIN_PATH, JWKS_PATH):
             self._serve_iam(path)
             return
+        if path == VERSION_PATH and self.command in ("GET", "HEAD"):
+            self._read_body()
+            self._send_json(200, {"version": DCOS_VERSION, "dcos-variant": "open",
+                                  "dcos-image-commit": "sandbox", "bootstrap-id": "sandbox"})
+            return
         self._authenticate()
         body = self._read_body()
         routed = self.owner.route(path)
@@ -381,6 +406,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         except ValueError as exc:
             raise _problem(502, "Bad Gateway", str(exc))
         target = base_path + (rest if rest.startswith("/") else "/" + rest)
+        self._upstream = f"{scheme}://{host}:{port}"
         if query:
             target += "?" + query
         connection_tokens = {t.strip().lower() for t in (self.headers.get("Connection") or "").split(",")}

@@ -11,7 +11,8 @@
     front.stop()
 
 The TLS material (the sandbox CA and the router's certificate, made by ``sandbox/scaleio/tls.py``)
-lives in ``<directory>/tls``; ``ca_path`` is the bundle clients verify ``dcos_url`` with.
+lives in ``<directory>/tls``; ``ca_path`` is the bundle clients verify ``dcos_url`` with. The
+router's access log is ``<directory>/adminrouter.log``.
 """
 from __future__ import annotations
 
@@ -34,7 +35,7 @@ class DcosFront:
         self.iam = iam or Iam()
         self.services = StaticResolver()
         self.router = AdminRouter(self.iam, self.directory / "tls", port=port, mesos_master=mesos_master,
-                                  resolvers=[self.services])
+                                  resolvers=[self.services], access_log=self.directory / "adminrouter.log")
 
     def start(self) -> "DcosFront":
         self.router.start()

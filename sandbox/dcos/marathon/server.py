@@ -234,6 +234,10 @@ class Marathon:
                 raise HttpError(422, {"message": "Object is not valid",
                                       "details": [{"path": "/", "errors": ["error.expected.jsobject"]}]})
             merged = {**existing.definition, **body} if partial else dict(body)
+            if partial:   # a field given in its older form replaces the stored newer one
+                for old, new in (("ports", "portDefinitions"), ("uris", "fetch")):
+                    if old in body and new not in body:
+                        merged.pop(new, None)
             try:
                 definition = normalize(merged, app_id)
             except Invalid as exc:

@@ -193,3 +193,14 @@ def test_registered_prefixes_and_body_limit(front, https, upstream):
     limit = front.router.max_body
     r = https.post(front.url + "/service/echo/x", headers=_auth(token), data=b"x" * (limit + 1), timeout=30)
     assert r.status_code == 413
+
+
+def test_version_metadata_is_open_and_the_access_log_has_no_credentials(front, https):
+    r = https.get(front.url + "/dcos-metadata/dcos-version.json", timeout=10)
+    assert r.status_code == 200 and r.json()["dcos-variant"] == "open" and r.json()["version"]
+    token = front.token()
+    assert https.get(front.url + "/service/echo/logged?secret=q", headers=_auth(token), timeout=10).status_code == 200
+    log = (front.directory / "adminrouter.log").read_text()
+    line = next(ln for ln in log.splitlines() if "/service/echo/logged" in ln)
+    assert line.split()[2:5] == ["GET", "/service/echo/logged", "200"] and line.split()[5].startswith("http://127.0.0.1:")
+    assert token not in log and "secret=q" not in log
