@@ -206,6 +206,9 @@ def main(argv=None, environ=None) -> int:
     if args == ["--version"]:
         print(f"dcos-scaleio version {__version__}")
         return errors.OK
+    if args[:1] == ["serve-repo"]:   # internal: the repository app `install` publishes (cli/publish.py)
+        from .publish import serve
+        return serve()
     if args == ["--config-schema"]:
         import json
         from .config import CONFIG_SCHEMA

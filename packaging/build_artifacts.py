@@ -61,7 +61,7 @@ SOURCE_DIRS = ("dcos_scaleio", "framework", "cli")
 PROGRAM_SOURCES = {"executor": ("dcos_scaleio", "framework"), "scheduler": ("dcos_scaleio", "framework"),
                    "cli": ("dcos_scaleio", "cli")}
 PROGRAM_PACKAGING = {"executor": ("entry.py", "executor_entry.py"), "scheduler": ("entry.py", "scheduler_entry.py"),
-                     "cli": ("cli_entry.py",)}
+                     "cli": ("cli_entry.py", "universe.py")}
 # Modules never bundled: the emulated world and test tooling (product code never imports them).
 EXCLUDES = ("dcos_scaleio.sandbox", "tests", "pytest", "_pytest", "hypothesis", "tkinter")
 # Packages collected whole because steps/handlers are looked up by name at run time.
@@ -141,7 +141,8 @@ def _pyinstaller(program: str, entry: str, module: str, log) -> pathlib.Path:
     for name in EXCLUDES + (CLI_EXCLUDES if is_cli else ()):
         argv += ["--exclude-module", name]
     if is_cli and UNIVERSE.is_dir():
-        argv += ["--add-data", f"{UNIVERSE}{os.pathsep}dcos_scaleio/universe"]
+        # The package this CLI belongs to, and U's builder that fills it in (cli/publish.py).
+        argv += ["--add-data", f"{UNIVERSE}{os.pathsep}dcos_scaleio/universe", "--hidden-import", "universe"]
     argv.append(str(PACKAGING / entry))
     # cwd = the staging dir, so the checkout's own dcos_scaleio/ (without framework/) is not on the path.
     subprocess.run(argv, cwd=staging, stdout=log, stderr=subprocess.STDOUT, check=True)
