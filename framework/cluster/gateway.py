@@ -166,18 +166,23 @@ def config_from_options(options, endpoint: str, *, ca_dir=None, timeout_s: float
 
 
 class Gateway:
-    """One gateway connection (a PyPowerFlex client), shared by the cluster actions.
+    """One gateway (its configuration), shared by the cluster actions.
 
-    Thread-safe by serialising calls: a PyPowerFlex client keeps one token for all its requests and
-    logs out after each, so two concurrent calls on one client would end each other's sessions.
+    Thread-safe with one PyPowerFlex client per calling thread: a client keeps one token for all its
+    requests and logs out after each, so two concurrent calls on one client would end each other's
+    sessions; with a client each, the cluster-action workers call the gateway in parallel (a deploy's
+    SDS registrations and device additions on different agents no longer queue behind each other).
     """
 
     def __init__(self, config: GatewayConfig):
         self.config = config
         self._redact = Redactor([config.password.reveal()])
         _LOG_REDACTION.add(config.password.reveal())
-        self._client: PowerFlexClient | None = None
-        self._lock = threading.RLock()
+        self._local = threading.local()
+
+    @property
+    def _client(self) -> PowerFlexClient | None:
+        return getattr(self._local, "client", None)
 
     def __repr__(self) -> str:
         c = self.config
@@ -186,10 +191,9 @@ class Gateway:
     # ------------------------------------------------------------------ connection
     def connect(self) -> str:
         """Log in and read the API version (once; later calls reuse the client). Returns the version."""
-        with self._lock:
-            if self._client is None:
-                self._client = self._new_client()
-            return self._client.system.api_version()
+        if self._client is None:
+            self._local.client = self._new_client()
+        return self._client.system.api_version()
 
     @property
     def api_version(self) -> str:
@@ -220,18 +224,17 @@ class Gateway:
         ``operation`` names what is done, for messages (``"create Sds sds-a1"``). A session rejected
         during the call is retried once (PyPowerFlex logs in again on every request).
         """
-        with self._lock:
-            self.connect()
-            for attempt in (1, 2):
-                try:
-                    return fn(self._client)
-                except Exception as exc:   # noqa: BLE001 - classified below; our own bugs re-raise
-                    err = self._classify(exc, operation)
-                    if err is None:
-                        raise
-                if not (isinstance(err, SessionExpired) and attempt == 1):
-                    break
-                LOG.info("gateway rejected the session during %s; logging in again", operation)
+        self.connect()
+        for attempt in (1, 2):
+            try:
+                return fn(self._client)
+            except Exception as exc:   # noqa: BLE001 - classified below; our own bugs re-raise
+                err = self._classify(exc, operation)
+                if err is None:
+                    raise
+            if not (isinstance(err, SessionExpired) and attempt == 1):
+                break
+            LOG.info("gateway rejected the session during %s; logging in again", operation)
         # Raised outside the except block: no __context__ chains PyPowerFlex's unredacted exception.
         raise err
 

@@ -212,8 +212,8 @@ def test_endpoint_parsing(endpoint, ok):
 
 
 def test_concurrent_calls_on_one_gateway_do_not_end_each_others_sessions(world, gw):
-    """PyPowerFlex keeps one token per client and logs out after each request; the adapter
-    serialises calls so threads sharing a Gateway never log each other out."""
+    """PyPowerFlex keeps one token per client and logs out after each request; the adapter gives
+    each thread its own client so threads sharing a Gateway never log each other out."""
     import threading
     errors = []
 
