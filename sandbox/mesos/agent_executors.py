@@ -312,8 +312,8 @@ class ExecutorMixin:
                          message=None, status=None, purge=None, release_volumes=True):
         """Destroy the container and report: TASK_x for every live task, then FAILURE via the master.
         ``release_volumes=False`` when the host itself goes down: nothing runs ``dvdcli unmount``, so
-        the volume stays mapped to this host's SDC (the isolator's checkpoint lives in /var/run and is
-        lost too), and the next host must preempt it."""
+        the volume stays mapped to this host's SDC and its checkpoint stays (lost with /var/run on
+        reboot, or found by the agent's next start when the checkpoint dir is on disk)."""
         if ex.state == "terminated":
             return
         ex.state = "terminated"
