@@ -23,10 +23,15 @@ made the agent resend (at 1,000 simulated agents: ~95,000 updates for ~5,000 tas
 ACKs leave the core loop (:class:`AckSender`): ``acknowledge()`` queues the ACKNOWLEDGE (after the
 core loop persisted what the update changed, as before) and ``ACK_WORKERS`` threads POST them, each
 on its own keep-alive connection to the current master with the driver's stream ID and credentials.
-ACKs of different updates are independent, so they may overlap; every other call (launch, decline,
-kill, suppress/revive, reconcile) stays ordered on pymesos' connection. The core loop no longer waits
-one master round trip per status update, and a burst of updates is answered by several requests in
+ACKs of different updates are independent, so they may overlap. The core loop no longer waits one
+master round trip per status update, and a burst of updates is answered by several requests in
 flight instead of a serial chain of round trips.
+
+Launches (ACCEPT) and declines, the offer hot path, go on the core thread's own connection too
+(:class:`MesosCaller`), still synchronous and in order: pymesos holds its lock for each call's whole
+round trip, and its IO thread takes that lock on every loop, so events stopped being read while we
+launched. The rare calls (kill, suppress/revive, reconcile, teardown) stay on pymesos; every call is
+made from the core thread one after the other, so their order is kept.
 """
 from __future__ import annotations
 
@@ -46,7 +51,7 @@ LOG = logging.getLogger(__name__)
 ACK_DEDUPE_S = 2.0      # a resend arriving this soon after our ACK crossed it (agents resend after >= 10 s)
 QUEUED_KEEP_S = 30.0    # a queued uuid the core never ACKed (no driver, crash) stops blocking its resends
 ACK_WORKERS = 4
-ACK_TIMEOUT_S = 10.0
+CALL_TIMEOUT_S = 10.0
 
 
 class StatusDedupe:
@@ -171,9 +176,57 @@ class Callbacks(Scheduler):
             self.emit(("error", message))
 
 
+class NotSubscribed(Exception):
+    """No call can be made: there is no subscribed driver (the call surely did not reach the master)."""
+
+
+class MesosCaller:
+    """Scheduler calls on our own keep-alive connection to the current master, outside pymesos
+    (whose lock is held by each of its calls for a whole round trip, stalling its IO thread and every
+    other caller). Uses the driver's subscription: master address, stream ID, framework ID, HTTP
+    Basic credential (read without pymesos' lock: single attribute reads, atomic under the GIL).
+    One instance per thread. :meth:`post` raises NotSubscribed, OSError/HTTPException, or
+    RuntimeError on a non-2xx answer."""
+
+    def __init__(self, timeout_s: float = CALL_TIMEOUT_S):
+        self.timeout_s = timeout_s
+        self._conn = None
+        self._target = None
+
+    def post(self, driver, call_type: str, field: str, payload: dict) -> None:
+        stream_id = getattr(driver, "_stream_id", None)
+        if driver is None or stream_id is None:
+            raise NotSubscribed(call_type)
+        master = driver._master
+        body = {"type": call_type, "framework_id": {"value": driver.framework_id}, field: payload}
+        headers = {"Content-Type": "application/json", "Mesos-Stream-Id": stream_id}
+        credential = getattr(driver, "_basic_credential", None)    # pymesos' "Basic ..." header value
+        if credential:
+            headers["Authorization"] = credential
+        try:
+            if self._conn is None or self._target != master:
+                self.close()
+                host, port = master.rsplit(":", 1)
+                self._conn, self._target = http.client.HTTPConnection(host, int(port), timeout=self.timeout_s), master
+            self._conn.request("POST", "/api/v1/scheduler", body=json.dumps(body).encode(), headers=headers)
+            resp = self._conn.getresponse()
+            answer = resp.read()
+        except Exception:
+            self.close()
+            raise
+        if not 200 <= resp.status < 300:
+            raise RuntimeError(f"{call_type} answered {resp.status}: {answer[:200]!r}")
+
+    def close(self):
+        if self._conn is not None:
+            self._conn.close()
+        self._conn = self._target = None
+
+
 class AckSender:
-    """ACKNOWLEDGE calls on ``workers`` threads (see the module docstring). ``current()`` returns the
-    current pymesos driver or None; ``done(uuid, ok)`` is told the outcome of each ACK."""
+    """ACKNOWLEDGE calls on ``workers`` threads, each with its own :class:`MesosCaller` (see the module
+    docstring). ``current()`` returns the current pymesos driver or None; ``done(uuid, ok)`` is told
+    the outcome of each ACK."""
 
     def __init__(self, current, done, workers: int = ACK_WORKERS):
         self._current = current
@@ -193,53 +246,26 @@ class AckSender:
             self._q.put(None)
 
     def _work(self):
-        conn, target = None, None
+        caller = MesosCaller()
         while True:
             status = self._q.get()
             if status is None:
                 break
-            driver = self._current()
             ok = False
-            # pymesos' own properties take the lock its calls hold for a whole round trip: read the
-            # attributes behind them (single reads, atomic under the GIL) instead of queueing there.
-            stream_id = getattr(driver, "_stream_id", None)
-            if stream_id is not None:
-                try:
-                    master = driver._master
-                    if conn is None or target != master:
-                        if conn is not None:
-                            conn.close()
-                        host, port = master.rsplit(":", 1)
-                        conn, target = http.client.HTTPConnection(host, int(port), timeout=ACK_TIMEOUT_S), master
-                    ok = self._post(conn, driver, stream_id, status)
-                except Exception as exc:    # OSError, HTTPException, a master that just changed
-                    LOG.warning("ACKNOWLEDGE of %s failed: %s", status["task_id"].get("value"), exc)
-                    if conn is not None:
-                        conn.close()
-                    conn = None
+            try:
+                caller.post(self._current(), "ACKNOWLEDGE", "acknowledge",
+                            {"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]})
+                ok = True
+            except NotSubscribed:
+                pass
+            except Exception as exc:    # OSError, HTTPException, non-2xx (e.g. a master that just changed)
+                LOG.warning("ACKNOWLEDGE of %s failed: %s", status["task_id"].get("value"), exc)
             if ok:
                 self.sent += 1
             else:
                 self.failed += 1
             self._done(status.get("uuid"), ok)
-        if conn is not None:
-            conn.close()
-
-    @staticmethod
-    def _post(conn, driver, stream_id, status) -> bool:
-        body = {"type": "ACKNOWLEDGE", "framework_id": {"value": driver.framework_id},
-                "acknowledge": {"agent_id": status["agent_id"], "task_id": status["task_id"], "uuid": status["uuid"]}}
-        headers = {"Content-Type": "application/json", "Mesos-Stream-Id": stream_id}
-        credential = getattr(driver, "_basic_credential", None)    # pymesos' HTTP Basic header value
-        if credential:
-            headers["Authorization"] = credential
-        conn.request("POST", "/api/v1/scheduler", body=json.dumps(body).encode(), headers=headers)
-        resp = conn.getresponse()
-        resp.read()
-        if 200 <= resp.status < 300:
-            return True
-        LOG.warning("ACKNOWLEDGE of %s answered %s", status["task_id"].get("value"), resp.status)
-        return False
+        caller.close()
 
 
 class DriverHandle:
@@ -256,6 +282,7 @@ class DriverHandle:
         self.dedupe = callbacks.dedupe
         self.acks_skipped = 0
         self.acks = AckSender(lambda: self._driver, self.dedupe.acked)
+        self._caller = MesosCaller()          # launches and declines, from the core thread only
 
     def _new(self):
         return MesosSchedulerDriver(self.callbacks, self.framework, self.master, use_addict=False,
@@ -286,6 +313,7 @@ class DriverHandle:
             self._safe(old.stop, not teardown)
             old.join()
         self.acks.stop()
+        self._caller.close()
 
     @property
     def driver(self):
@@ -305,16 +333,27 @@ class DriverHandle:
             return False
         return self._safe(getattr(driver, name), *args)
 
-    def launch(self, offer_id: str, tasks: list, refuse_seconds: float) -> bool:
-        """False when the launch surely did not reach the master (pymesos drops calls silently
-        while disconnected, so that is checked first)."""
-        driver = self._driver
-        if driver is None or not driver.connected:
+    def _post(self, call_type: str, field: str, payload: dict) -> bool:
+        try:
+            self._caller.post(self._driver, call_type, field, payload)
+            return True
+        except NotSubscribed:
             return False
-        return self._safe(driver.launchTasks, {"value": offer_id}, tasks, {"refuse_seconds": refuse_seconds})
+        except Exception as exc:   # RuntimeError on a non-2xx answer, OSError/HTTPException on a broken call
+            LOG.warning("Mesos call %s failed: %s", call_type, exc)
+            return False
+
+    def launch(self, offer_id: str, tasks: list, refuse_seconds: float) -> bool:
+        """ACCEPT with one LAUNCH (on our own connection, see :class:`MesosCaller`). False when it
+        surely did not reach the master, or the master refused it."""
+        return self._post("ACCEPT", "accept", {
+            "offer_ids": [{"value": offer_id}], "operations": [{"type": "LAUNCH", "launch": {"task_infos": tasks}}],
+            "filters": {"refuse_seconds": refuse_seconds}})
 
     def decline(self, offer_ids: list, refuse_seconds: float):
-        return self._call("declineOffer", [{"value": o} for o in offer_ids], {"refuse_seconds": refuse_seconds})
+        """One DECLINE for a batch of offers (on our own connection, see :class:`MesosCaller`)."""
+        return self._post("DECLINE", "decline", {"offer_ids": [{"value": o} for o in offer_ids],
+                                                 "filters": {"refuse_seconds": refuse_seconds}})
 
     def suppress(self, roles):
         return self._call("suppressOffers", list(roles))
