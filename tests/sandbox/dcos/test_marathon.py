@@ -155,6 +155,7 @@ def test_app_lifecycle_through_the_admin_router(cluster, mirror):
     assert r.status_code == 200 and r.json()["deploymentId"]
     fourth = _healthy_task(session, base, not_id=third["id"])
     assert not _alive(old_pid)
+    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the update's deployment")
     assert _task_env(session, front)["GREETING"] == "two"
     app = session.get(base + "/v2/apps/web", timeout=10).json()["app"]
     assert app["env"] == {"GREETING": "two"} and app["cmd"] == CMD   # the fields given replaced, others kept
@@ -196,3 +197,36 @@ def test_validation_locking_and_fetch_failures(cluster, mirror):
     assert session.delete(base + "/v2/apps/broken?force=true", timeout=10).status_code == 200
     _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
     assert session.get(base + "/v2/apps", timeout=10).json()["apps"] == []
+
+
+@pytest.mark.parametrize("selector, expected", [
+    ("DCOS_PACKAGE_NAME==scaleio", True), ("DCOS_PACKAGE_NAME!=scaleio", False), ("DCOS_PACKAGE_NAME", True),
+    ("MISSING", False), ("DCOS_PACKAGE_NAME in (kafka, scaleio)", True), ("DCOS_PACKAGE_NAME notin (scaleio)", False),
+    ("DCOS_PACKAGE_NAME==scaleio,TIER==db", True), ("DCOS_PACKAGE_NAME==scaleio,TIER==web", False),
+])
+def test_label_selectors(selector, expected):
+    from dcos_scaleio.sandbox.dcos.marathon.appdef import matches_selector
+    assert matches_selector({"DCOS_PACKAGE_NAME": "scaleio", "TIER": "db"}, selector) is expected
+
+
+def test_rollback_of_an_update_restores_the_previous_definition(cluster):
+    front, marathon, session = cluster
+    base = front.url + "/service/marathon"
+    app = {"id": "/roll", "cmd": "sleep 600", "env": {"V": "1"}, "backoffSeconds": 0.2,
+           # never healthy: every deployment of it stays in progress until cancelled
+           "healthChecks": [{"protocol": "COMMAND", "command": {"value": "false"}, "intervalSeconds": 1,
+                             "gracePeriodSeconds": 600, "maxConsecutiveFailures": 0}]}
+    assert session.post(base + "/v2/apps", json=app, timeout=10).status_code == 201
+    r = session.put(base + "/v2/apps/roll?force=true", json={"env": {"V": "2"}}, timeout=10)
+    assert r.status_code == 200
+    r = session.delete(base + f"/v2/deployments/{r.json()['deploymentId']}", timeout=10)
+    assert r.status_code == 200 and r.json()["deploymentId"]
+    assert session.get(base + "/v2/apps/roll", timeout=10).json()["app"]["env"] == {"V": "1"}
+
+    def rolled_back():
+        runner = marathon.runner("/roll")   # None while one version is swapped for the other
+        task = runner.task if runner is not None else None
+        return task is not None and task.state == "TASK_RUNNING" and runner.app["env"] == {"V": "1"}
+    _wait(rolled_back, 30, "the rolled-back task")
+    assert session.delete(base + "/v2/apps/roll?force=true", timeout=10).status_code == 200
+    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
