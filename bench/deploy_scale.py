@@ -342,8 +342,9 @@ def machine() -> dict:
 
 def profiled_scheduler(out: str) -> None:
     """Run the scheduler module with cProfile in EVERY thread (its work is on pymesos' IO thread and
-    the core loop, which ``python -m cProfile`` would not see); all threads' stats go to ``out`` at
-    exit (SIGTERM ends the scheduler normally)."""
+    the core loop, which ``python -m cProfile`` would not see), timing each thread's CPU (not wall
+    time, so waits do not show); all threads' stats go to ``out`` at exit (SIGTERM ends the
+    scheduler normally)."""
     import atexit
     import cProfile
     import pstats
@@ -354,7 +355,7 @@ def profiled_scheduler(out: str) -> None:
     original = threading.Thread.run
 
     def run(self):
-        prof = cProfile.Profile()
+        prof = cProfile.Profile(time.thread_time)     # CPU of this thread, not wall time
         with lock:
             profiles.append(prof)
         prof.enable()
@@ -376,7 +377,7 @@ def profiled_scheduler(out: str) -> None:
 
     threading.Thread.run = run
     atexit.register(dump)
-    main_prof = cProfile.Profile()
+    main_prof = cProfile.Profile(time.thread_time)
     profiles.append(main_prof)
     main_prof.enable()
     sys.argv = ["dcos_scaleio.framework.scheduler"]

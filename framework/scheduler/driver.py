@@ -35,10 +35,10 @@ made from the core thread one after the other, so their order is kept.
 """
 from __future__ import annotations
 
-import http.client
 import json
 import logging
 import queue
+import socket
 import threading
 import time
 from collections import OrderedDict
@@ -176,6 +176,62 @@ class Callbacks(Scheduler):
             self.emit(("error", message))
 
 
+class _Connection:
+    """A minimal HTTP/1.1 keep-alive client for POSTs with small answers, as scheduler calls are
+    (``202`` with ``Content-Length: 0``, or an error text). ``http.client`` parses every answer's
+    headers through the ``email`` package, which cost more CPU than the rest of a call."""
+
+    def __init__(self, host: str, port: int, timeout_s: float):
+        self.host = f"{host}:{port}"
+        self.sock = socket.create_connection((host, port), timeout_s)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.buf = b""
+
+    def _fill(self):
+        chunk = self.sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the master closed the connection")
+        self.buf += chunk
+
+    def post(self, path: str, body: bytes, headers: dict) -> tuple[int, bytes, bool]:
+        """(status, body, keep-alive) of one POST."""
+        head = [f"POST {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        head += [f"{k}: {v}" for k, v in headers.items()]
+        self.sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body)
+        while b"\r\n\r\n" not in self.buf:
+            self._fill()
+        header, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = header.split(b"\r\n")
+        status = int(lines[0].split(None, 2)[1])
+        length, keep = None, not lines[0].startswith(b"HTTP/1.0")
+        for line in lines[1:]:
+            name, _, value = line.partition(b":")
+            name, value = name.strip().lower(), value.strip().lower()
+            if name == b"content-length":
+                length = int(value)
+            elif name == b"connection":
+                keep = value != b"close"
+            elif name == b"transfer-encoding" and value != b"identity":
+                raise ConnectionError(f"unexpected Transfer-Encoding {value!r} in a call's answer")
+        if length is None:
+            if status in (204, 304) or status < 200:
+                length = 0
+            else:                              # delimited by the end of the connection
+                try:
+                    while True:
+                        self._fill()
+                except ConnectionError:
+                    pass
+                length, keep = len(self.buf), False
+        while len(self.buf) < length:
+            self._fill()
+        answer, self.buf = self.buf[:length], self.buf[length:]
+        return status, answer, keep
+
+    def close(self):
+        self.sock.close()
+
+
 class NotSubscribed(Exception):
     """No call can be made: there is no subscribed driver (the call surely did not reach the master)."""
 
@@ -185,8 +241,8 @@ class MesosCaller:
     (whose lock is held by each of its calls for a whole round trip, stalling its IO thread and every
     other caller). Uses the driver's subscription: master address, stream ID, framework ID, HTTP
     Basic credential (read without pymesos' lock: single attribute reads, atomic under the GIL).
-    One instance per thread. :meth:`post` raises NotSubscribed, OSError/HTTPException, or
-    RuntimeError on a non-2xx answer."""
+    One instance per thread. :meth:`post` raises NotSubscribed, OSError (ConnectionError, timeouts),
+    ValueError on a malformed answer, or RuntimeError on a non-2xx answer."""
 
     def __init__(self, timeout_s: float = CALL_TIMEOUT_S):
         self.timeout_s = timeout_s
@@ -207,15 +263,15 @@ class MesosCaller:
             if self._conn is None or self._target != master:
                 self.close()
                 host, port = master.rsplit(":", 1)
-                self._conn, self._target = http.client.HTTPConnection(host, int(port), timeout=self.timeout_s), master
-            self._conn.request("POST", "/api/v1/scheduler", body=json.dumps(body).encode(), headers=headers)
-            resp = self._conn.getresponse()
-            answer = resp.read()
+                self._conn, self._target = _Connection(host, int(port), self.timeout_s), master
+            status, answer, keep = self._conn.post("/api/v1/scheduler", json.dumps(body).encode(), headers)
         except Exception:
             self.close()
             raise
-        if not 200 <= resp.status < 300:
-            raise RuntimeError(f"{call_type} answered {resp.status}: {answer[:200]!r}")
+        if not keep:
+            self.close()
+        if not 200 <= status < 300:
+            raise RuntimeError(f"{call_type} answered {status}: {answer[:200]!r}")
 
     def close(self):
         if self._conn is not None:
@@ -258,7 +314,7 @@ class AckSender:
                 ok = True
             except NotSubscribed:
                 pass
-            except Exception as exc:    # OSError, HTTPException, non-2xx (e.g. a master that just changed)
+            except Exception as exc:    # OSError, ValueError, non-2xx (e.g. a master that just changed)
                 LOG.warning("ACKNOWLEDGE of %s failed: %s", status["task_id"].get("value"), exc)
             if ok:
                 self.sent += 1
@@ -339,7 +395,7 @@ class DriverHandle:
             return True
         except NotSubscribed:
             return False
-        except Exception as exc:   # RuntimeError on a non-2xx answer, OSError/HTTPException on a broken call
+        except Exception as exc:   # RuntimeError on a non-2xx answer, OSError/ValueError on a broken call
             LOG.warning("Mesos call %s failed: %s", call_type, exc)
             return False
 
