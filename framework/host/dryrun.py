@@ -2,7 +2,8 @@
 
 :func:`step_commands` lists, for a step's action, parameters (as the plan engine sends them to
 the executor) and OS family, the argv of every command the step runs there (queries included,
-in order) and the files it writes. It reads no host and runs nothing: the API's ``/v1/preview``
+in order) and the files it writes. A command whose ``when`` starts with "if " runs only when the
+host is not already so (e.g. a service the package's install script started needs no start). It reads no host and runs nothing: the API's ``/v1/preview``
 shows it. On a host where part of the work is done the executor runs a subset (every step
 checks first and only changes what differs). Secrets are shown as ``******``.
 
@@ -54,10 +55,11 @@ def _install_file(params, family, component) -> list:
 
 
 def _start(unit) -> list:
-    return [_cmd(["systemctl", "is-active", unit], "service state"),
-            _cmd(["systemctl", "daemon-reload"]), _cmd(["systemctl", "enable", unit]),
-            _cmd(["systemctl", "start", unit], f"start {unit}"),
-            _cmd(["systemctl", "is-active", unit], f"until {unit} is active (up to 30 s)")]
+    # A package's install script may have started the service already: then only the check runs.
+    cond = f"if {unit} is not active yet"
+    return [_cmd(["systemctl", "is-active", unit], f"is {unit} active?"),
+            _cmd(["systemctl", "daemon-reload"], cond), _cmd(["systemctl", "enable", unit], cond),
+            _cmd(["systemctl", "start", unit], cond)]
 
 
 def _deps(p, f):
@@ -85,7 +87,7 @@ def _gateway(p, f):
 
 
 def _sds(p, f):
-    return [*_install_file(p, f, "sds"), *_start("sds")]
+    return [*_install_file(p, f, "sds"), *_start("sds"), _cmd(["systemctl", "is-active", "sds"], "verify")]
 
 
 def _sdc(p, f):
@@ -93,7 +95,10 @@ def _sdc(p, f):
     conf = sdc.DRV_CFG_TXT[2 if str(p.get("scaleio_version", "")).startswith("2") else 3]
     return [*_install_file(p, f, "sdc"), *_start("scini"),
             _cmd([sdc.DRV_CFG, "--query_mdms"], "MDMs the SDC knows"),
-            _cmd([sdc.DRV_CFG, "--add_mdm", "--ip", ips, "--file", conf], "tell the SDC its MDMs")]
+            _cmd([sdc.DRV_CFG, "--add_mdm", "--ip", ips, "--file", conf], "if the SDC does not know its MDMs yet"),
+            _cmd(["systemctl", "is-active", "scini"], "verify"), _cmd(["lsmod"], "verify: scini loaded"),
+            _cmd([sdc.DRV_CFG, "--query_mdms"], "verify: until connected to the MDMs (up to 20 s)"),
+            _cmd([sdc.DRV_CFG, "--query_guid"], "verify: the SDC's GUID")]
 
 
 def _cluster_create(p, f):
@@ -124,10 +129,13 @@ def _cluster_create(p, f):
 
 
 def _rexray(p, f):
-    if p.get("flavour") == "dcos":
-        return [*_start(rexray.DCOS_UNIT)]
-    return [*_install_file(p, f, "rexray"), _cmd(["systemctl", "daemon-reload"], f"after writing {rexray.DROP_IN}"),
-            _cmd(["systemctl", "is-active", "scini"]), *_start("rexray")]
+    dcos = p.get("flavour") == "dcos"
+    unit, binary = (rexray.DCOS_UNIT, rexray.DCOS_BIN) if dcos else ("rexray", "/usr/bin/rexray")
+    out = [] if dcos else [*_install_file(p, f, "rexray"),
+                           _cmd(["systemctl", "daemon-reload"], f"if {rexray.DROP_IN} was written")]
+    return out + [_cmd(["systemctl", "is-active", "scini"], "REX-Ray starts after the SDC driver"), *_start(unit),
+                  _cmd(["systemctl", "is-active", unit], "verify"),
+                  _cmd([binary, "volume", "ls"], "verify: until it lists volumes (up to 20 s)")]
 
 
 def _dvdi(p, f):
