@@ -77,13 +77,18 @@ def _mdm(p, f):
     out = [_query(f, pre), _query(f, [package_name("mdm", f)]), _cmd(["systemctl", "is-active", "mdm"]),
            *_install_repo(f, pre), *_install_file(p, f, "mdm")]
     out[-2]["when"] += f" with MDM_ROLE_IS_MANAGER={flag}"
-    return out + _start("mdm")
+    return out + _start("mdm") + [_cmd(["systemctl", "is-active", "mdm"], "verify")]
 
 
 def _gateway(p, f):
     pre = [n for group in gateway.PREREQUISITES for n in group[f]]
-    out = [_query(f, pre), *_install_repo(f, pre), *_install_file(p, f, "lia"), *_install_file(p, f, "gateway")]
-    return out + _start("lia") + _start(gateway.UNIT)
+    out = [_query(f, pre), _query(f, [package_name(c, f) for c in ("lia", "gateway")]),
+           _cmd(["systemctl", "is-active", "lia"], "is lia active?"),
+           _cmd(["systemctl", "is-active", gateway.UNIT], f"is {gateway.UNIT} active?"),
+           *_install_repo(f, pre), *_install_file(p, f, "lia"), *_install_file(p, f, "gateway")]
+    out += _start("lia") + _start(gateway.UNIT)
+    return out + [_cmd(["systemctl", "is-active", u], "verify (then an HTTPS login as admin)")
+                  for u in ("lia", gateway.UNIT)]
 
 
 def _sds(p, f):
