@@ -261,22 +261,20 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         self._body_read = False
-        self._status, self._upstream = 0, "-"
+        self._upstream = "-"
         try:
             self._dispatch()
         except _Answer as answer:
             self._send_json(answer.status, answer.body, answer.headers)
-        finally:
-            path = urllib.parse.urlsplit(self.path).path
-            self.owner.log_access(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.client_address[0]} {self.command} "
-                                  f"{path} {self._status} {self._upstream}")
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 
     # ------------------------------------------------------------------ pieces
     def _send(self, status: int, headers, body: bytes, reason: str | None = None) -> None:
         """Status line, ``headers`` (our own Content-Length but for HEAD), then ``body``."""
-        self._status = status
+        # Logged before answering: a client that saw the answer finds the line.
+        self.owner.log_access(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {self.client_address[0]} {self.command} "
+                              f"{urllib.parse.urlsplit(self.path).path} {status} {self._upstream}")
         self.send_response_only(status, reason)
         length_sent = False
         for name, value in headers:

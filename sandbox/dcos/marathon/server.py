@@ -78,6 +78,10 @@ class _Deployment:
         self.previous = previous              # (definition, version) before, None when it created the app
         self.cancelled = threading.Event()
         self.thread: threading.Thread | None = None
+        self.goal = None                      # set once the runners are swapped: () -> reached?
+
+    def reached(self) -> bool:
+        return self.goal is not None and self.goal()
 
     def to_json(self) -> dict:
         actions = [{"action": self.action, "app": self.app_id}]
@@ -167,7 +171,7 @@ class Marathon:
             {"tasksRunning": 0, "tasksStaged": 0, "tasksHealthy": 0, "tasksUnhealthy": 0}
         out.update(version=app.version, versionInfo={"lastScalingAt": app.last_scaling_at,
                                                      "lastConfigChangeAt": app.version}, **counts)
-        out["deployments"] = [{"id": d.id} for d in self._deployments.values() if d.app_id == app.definition["id"]]
+        out["deployments"] = [{"id": d.id} for d in self._active() if d.app_id == app.definition["id"]]
         if tasks:
             out["tasks"] = runner.tasks_json() if runner is not None else []
         if failure and runner is not None and runner.last_failure is not None:
@@ -184,9 +188,16 @@ class Marathon:
             app = self._apps.get(normalize_id(app_id))
             return self._app_json(app, tasks=True, failure=True) if app is not None else None
 
+    def _active(self) -> list[_Deployment]:
+        """Deployments in progress (caller holds ``_lock``). One whose goal is reached ends here and
+        now, not at its thread's next poll: whoever saw the app healthy may update it at once."""
+        for dep in [d for d in self._deployments.values() if d.reached()]:
+            self._deployments.pop(dep.id, None)
+        return list(self._deployments.values())
+
     def deployments_json(self) -> list[dict]:
         with self._lock:
-            return [d.to_json() for d in self._deployments.values()]
+            return [d.to_json() for d in self._active()]
 
     def runner(self, app_id: str) -> AppRunner | None:
         """The running version's runner (tests use it to find the task's process)."""
@@ -202,7 +213,7 @@ class Marathon:
         return app
 
     def _check_unlocked(self, app_id: str, force: bool) -> None:
-        active = [d for d in self._deployments.values() if d.app_id == app_id]
+        active = [d for d in self._active() if d.app_id == app_id]
         if active and not force:
             raise _message(409, "App is locked by one or more deployments. Override with the option "
                                 f"'?force=true'. View details at '/v2/deployments/{active[0].id}'.",
@@ -335,9 +346,10 @@ class Marathon:
                 key = definition["id"].strip("/").replace("/", "_")
                 runner = AppRunner(definition, version, self.work_dir / key, self.task_env)
                 app.runner = runner.start()
-        while not dep.cancelled.wait(0.1):
             runner = app.runner
-            if remove or definition["instances"] == 0 or (runner is not None and runner.ready()):
+            dep.goal = (lambda: True) if remove or definition["instances"] == 0 else runner.ready
+        while not dep.cancelled.wait(0.1):
+            if dep.reached():
                 break
         with self._lock:
             self._deployments.pop(dep.id, None)

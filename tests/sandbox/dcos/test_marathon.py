@@ -155,7 +155,7 @@ def test_app_lifecycle_through_the_admin_router(cluster, mirror):
     assert r.status_code == 200 and r.json()["deploymentId"]
     fourth = _healthy_task(session, base, not_id=third["id"])
     assert not _alive(old_pid)
-    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the update's deployment")
+    # (its deployment is over as soon as the new task is healthy: no 409 for the delete below)
     assert _task_env(session, front)["GREETING"] == "two"
     app = session.get(base + "/v2/apps/web", timeout=10).json()["app"]
     assert app["env"] == {"GREETING": "two"} and app["cmd"] == CMD   # the fields given replaced, others kept
