@@ -1,4 +1,5 @@
-"""``SandboxUp`` (the Python API behind ``sandbox up``): ZooKeeper store, dev executor, clean stop."""
+"""``SandboxUp`` (the Python API behind ``sandbox up``): ZooKeeper store, dev executor, the DC/OS
+front, relaunch_scheduler, clean stop."""
 import json
 import os
 import time
@@ -52,6 +53,18 @@ def test_zookeeper_store_and_dev_executor_in_provision_mode():
         assert status in (200, 202, 417) and plan["phases"], (status, plan)
 
         _check_front(up, info, env)
+
+        # relaunch_scheduler: a new process with the added env, still behind /service/scaleio.
+        first = info["scheduler_pid"]
+        up.relaunch_scheduler({"SANDBOX_MARK": "second"})
+        second = up.info["scheduler_pid"]
+        assert second != first and up.supervisor.pid == second
+        assert _environ(second)["SANDBOX_MARK"] == "second"
+        http = requests.Session()
+        http.trust_env = False
+        r = http.get(info["dcos_url"] + "/service/scaleio/v1/plans/deploy", timeout=10, verify=info["dcos_ca_path"],
+                     headers={"Authorization": "token=" + info["dcos_acs_token"]})
+        assert r.status_code in (200, 202, 417)
     # Stopped: ZooKeeper is down, the temporary state dir is gone, no mount left behind.
     assert four_letter_word(zk_port, "ruok", timeout=0.5) is None
     assert not os.path.exists(state_dir)

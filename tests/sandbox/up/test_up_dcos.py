@@ -1,5 +1,5 @@
 """``sandbox up --dcos``: ZooKeeper, the front, Marathon and Cosmos, and no scheduler; a Marathon app
-with DCOS_SERVICE_* labels is reachable at /service/<name>. Also ``relaunch_scheduler`` in normal mode."""
+with DCOS_SERVICE_* labels is reachable at /service/<name>."""
 import hashlib
 import io
 import json
@@ -101,18 +101,3 @@ def test_dcos_mode_runs_marathon_and_cosmos_behind_the_front_and_no_scheduler(tm
     assert not _alive(pid)
     assert not os.path.exists(state_dir)
 
-
-def test_relaunch_scheduler_restarts_it_with_more_env():
-    with SandboxUp(1, os_choice="rhel", dev_executor=True) as up:
-        first = up.info["scheduler_pid"]
-        up.relaunch_scheduler({"SANDBOX_MARK": "second"})
-        second = up.info["scheduler_pid"]
-        assert second != first and up.supervisor.pid == second
-        with open(f"/proc/{second}/environ", "rb") as fh:
-            assert b"SANDBOX_MARK=second" in fh.read().split(b"\0")
-        http = requests.Session()
-        http.trust_env = False
-        http.verify = up.info["dcos_ca_path"]
-        r = http.get(up.info["dcos_url"] + "/service/scaleio/v1/plans/deploy", timeout=10,
-                     headers={"Authorization": "token=" + up.info["dcos_acs_token"]})
-        assert r.status_code in (200, 202, 417)
