@@ -39,6 +39,7 @@ import socket
 import ssl
 import threading
 import time
+import traceback
 import urllib.parse
 from http.cookies import SimpleCookie
 from typing import Callable, Optional, Union
@@ -266,6 +267,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self._dispatch()
         except _Answer as answer:
             self._send_json(answer.status, answer.body, answer.headers)
+        except (ssl.SSLError, OSError):
+            raise   # the client's connection: nothing to answer on
+        except Exception as exc:   # a bug here or in a resolver: answer, and keep serving
+            traceback.print_exc()
+            self.close_connection = True
+            self._send_json(500, {"title": "Internal Server Error", "description": type(exc).__name__})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = do_OPTIONS = _handle
 

@@ -39,6 +39,7 @@ import json
 import os
 import pathlib
 import threading
+import traceback
 import urllib.parse
 import uuid
 
@@ -396,6 +397,11 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             status, body, headers = 422, {"message": "Object is not valid", "details": exc.details}, {}
         except ValueError as exc:
             status, body, headers = 400, {"message": str(exc)}, {}
+        except OSError:
+            raise
+        except Exception as exc:   # a bug: answer 500 and keep serving
+            traceback.print_exc()
+            status, body, headers = 500, {"message": f"Internal error: {type(exc).__name__}"}, {}
         self._send(status, body, headers)
 
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _handle

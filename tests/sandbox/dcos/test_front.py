@@ -204,3 +204,14 @@ def test_version_metadata_is_open_and_the_access_log_has_no_credentials(front, h
     line = next(ln for ln in log.splitlines() if "/service/echo/logged" in ln)
     assert line.split()[2:5] == ["GET", "/service/echo/logged", "200"] and line.split()[5].startswith("http://127.0.0.1:")
     assert token not in log and "secret=q" not in log
+
+
+def test_a_failing_resolver_is_a_500_and_the_router_keeps_serving(front, https):
+    def broken(name):
+        if name == "boom":
+            raise RuntimeError("resolver bug")
+        return None
+    front.add_resolver(broken)
+    r = https.get(front.url + "/service/boom/x", headers=_auth(front.token()), timeout=10)
+    assert r.status_code == 500 and r.json()["description"] == "RuntimeError"
+    assert https.get(front.url + "/service/echo/x", headers=_auth(front.token()), timeout=10).status_code == 200
