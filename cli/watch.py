@@ -34,11 +34,14 @@ def settled(plan: dict) -> bool:
 
 
 def follow(api, plan_name: str = "deploy", *, timeout: float | None = None, interval: float = 1.0,
-           tolerate: tuple = (), quiet: bool = False, stream=None):
+           tolerate: tuple = (), quiet: bool = False, stream=None,
+           restarting: tuple = (errors.NOT_INSTALLED, errors.UNAVAILABLE)):
     """Poll ``GET /v1/plans/<plan>`` every ``interval`` s until settled or ``timeout`` s passed.
 
     ``tolerate``: exit codes (e.g. NOT_INSTALLED, UNAVAILABLE right after an install) that mean
-    "not there yet" and are waited out (until the timeout) instead of raised. ``stream`` (default
+    "not there yet" and are waited out (until the timeout) instead of raised; ``restarting`` codes
+    are waited out once the plan was read (the scheduler restarting, e.g. Marathon relaunching it
+    after an options update, is not routable for a moment). ``stream`` (default
     stdout) receives the progress; ``quiet`` prints nothing.
     """
     stream = stream or sys.stdout
@@ -58,7 +61,7 @@ def follow(api, plan_name: str = "deploy", *, timeout: float | None = None, inte
                 if settled(last[1]):
                     return last
             except CliError as exc:
-                if exc.code not in tolerate:
+                if exc.code not in tolerate and not (last is not None and exc.code in restarting):
                     raise
                 view.waiting(exc.message)
             if deadline is not None and time.monotonic() >= deadline:

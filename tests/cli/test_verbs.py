@@ -3,24 +3,19 @@ Admin Router with real ACS tokens: output, --json fidelity, exit codes and every
 import json
 import socket
 import time
-import urllib.request
 
 import pytest
 
 from dcos_scaleio.cli import errors
 from dcos_scaleio.cli.main import INFO
-from tests.cli.helpers import cluster_toml, write_cluster
+from tests.cli.helpers import api_get, cluster_toml, write_cluster
 
 pytestmark = pytest.mark.sandbox
 
 
 def api_json(up, path):
-    """The scheduler's own answer, straight from its port (what --json must reproduce)."""
-    try:
-        with urllib.request.urlopen(up.info["scheduler_api"] + path, timeout=10) as resp:
-            return json.loads(resp.read())
-    except urllib.error.HTTPError as exc:   # 202/417 are not errors for urllib, 404 is
-        return json.loads(exc.read())
+    """The API's own answer through the Admin Router (what --json must reproduce)."""
+    return api_get(up.info, path)[1]
 
 
 def closed_port() -> int:
