@@ -96,3 +96,32 @@ def test_add_device_then_duplicate_is_idempotent(live):
                                headers=op)
         assert code == 200, body
     live.wait_plan("COMPLETE", timeout=30)
+
+
+def test_a_requested_device_survives_a_scheduler_restart(live):
+    """add-device persists the request: a new scheduler incarnation (as Marathon would start)
+    still has the device and its step, and a repeat request is still the same step."""
+    sup = live.up.supervisor
+    old = sup.kill_child()
+    assert old is not None
+    sup.wait_for_new_pid(old, timeout=30)
+    deadline = time.monotonic() + 60
+    while True:
+        code, node = live.json("GET", f"/v1/nodes/{live.host}", via="direct") if _serving(live) else (0, None)
+        if code == 200 or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    assert code == 200, node
+    assert [d["path"] for d in node["devices"]].count("/dev/sdd") == 1
+    step = next(s for s in node["steps"] if s["name"].endswith("[device:/dev/sdd]"))
+    code, again = live.json("POST", f"/v1/nodes/{live.host}/devices", body={"devices": ["/dev/sdd"]},
+                            headers=live.operator())
+    assert code == 202 and again["steps"][0]["id"] == step["id"]
+    live.wait_plan("COMPLETE", timeout=45)
+
+
+def _serving(live) -> bool:
+    try:
+        return live.request("GET", "/v1/plans", via="direct")[0] == 200
+    except OSError:
+        return False
