@@ -45,7 +45,8 @@ from collections import OrderedDict
 
 from pymesos import MesosSchedulerDriver, Scheduler
 
-__all__ = ["Callbacks", "DriverHandle", "StatusDedupe", "AckSender", "ACK_DEDUPE_S", "QUEUED_KEEP_S", "ACK_WORKERS"]
+__all__ = ["Callbacks", "DriverHandle", "StatusDedupe", "AckSender", "MesosCaller", "NotSubscribed", "ACK_DEDUPE_S",
+           "QUEUED_KEEP_S", "ACK_WORKERS"]
 
 LOG = logging.getLogger(__name__)
 ACK_DEDUPE_S = 2.0      # a resend arriving this soon after our ACK crossed it (agents resend after >= 10 s)
