@@ -143,10 +143,11 @@ def _paths() -> dict:
             "responses": {"202": _json(_ref("DeviceAccepted"), "Requested (or already requested)"),
                           **_errors(400, 404, 409, 413, *_AUTH_ERRORS)}}},
         "/v1/health": {"get": {"operationId": "health", "summary": "Service health with the SDK's codes",
-                               "responses": {str(c): _json(_ref("Health"), n) for c, n in (
-                                   (200, "RUNNING"), (202, "DEPLOYING_STARTING"), (204, "DEPLOYING_PENDING"),
+                               "responses": {**{str(c): _json(_ref("Health"), n) for c, n in (
+                                   (200, "RUNNING"), (202, "DEPLOYING_STARTING"),
                                    (206, "DEGRADED"), (207, "DEPLOYING_WAITING_USER"), (208, "DELAYED"),
-                                   (500, "ERROR_CREATING_SERVICE: invalid options"))}}},
+                                   (500, "ERROR_CREATING_SERVICE: invalid options"))},
+                                   "204": {"description": "DEPLOYING_PENDING (no body, as HTTP wants)"}}}},
         "/v1/cluster": {"get": {"operationId": "cluster", "summary": "The ScaleIO system as its gateway reports it",
                                 "responses": {"200": _json(_ref("Cluster"), "Summary"), **_errors(503)}}},
         "/v1/endpoints": {"get": {"operationId": "listEndpoints", "summary": "Endpoint names",

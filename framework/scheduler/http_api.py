@@ -101,14 +101,18 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(reply)
 
     def _send(self, reply: Reply):
+        # 204 and 304 never carry a body (RFC 9110): e.g. /v1/health's DEPLOYING_PENDING (204), whose
+        # JSON would otherwise be read by a keep-alive client as the start of the next response.
+        body = b"" if reply.status in (204, 304) else reply.body
         self.send_response(reply.status)
-        self.send_header("Content-Type", reply.content_type)
-        self.send_header("Content-Length", str(len(reply.body)))
+        if body or reply.status not in (204, 304):
+            self.send_header("Content-Type", reply.content_type)
+            self.send_header("Content-Length", str(len(body)))
         for k, v in reply.headers.items():
             self.send_header(k, v)
         self.end_headers()
         if self.command != "HEAD":
-            self.wfile.write(reply.body)
+            self.wfile.write(body)
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _serve
 

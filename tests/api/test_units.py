@@ -116,3 +116,31 @@ def test_dry_run_never_shows_the_password():
     assert step_files("rexray", {"flavour": "mesos"}) == [
         {"path": "/etc/systemd/system/rexray.service.d/10-after-scini.conf", "mode": "0644"},
         {"path": "/etc/rexray/config.yml", "mode": "0600"}]
+
+
+def test_http_server_204_has_no_body_head_is_get_and_wrong_method_is_405():
+    import http.client
+
+    from dcos_scaleio.framework.scheduler.http_api import ApiServer, json_reply
+    api = ApiServer().start()
+    try:
+        api.route("GET", "/health", lambda req: json_reply(204, {"value": "DEPLOYING_PENDING"}))
+        api.route("GET", "/plain", lambda req: json_reply(200, {"ok": 1}))
+        conn = http.client.HTTPConnection("127.0.0.1", api.port, timeout=5)
+        for _ in range(2):      # one keep-alive connection: a 204 body would corrupt the next answer
+            conn.request("GET", "/health")
+            resp = conn.getresponse()
+            assert (resp.status, resp.read()) == (204, b"")
+            conn.request("GET", "/plain")
+            resp = conn.getresponse()
+            assert (resp.status, json.loads(resp.read())) == (200, {"ok": 1})
+        conn.request("HEAD", "/plain")
+        resp = conn.getresponse()
+        assert resp.status == 200 and resp.read() == b"" and resp.getheader("Content-Length") == "13"
+        conn.request("POST", "/plain", body=b"{}")
+        resp = conn.getresponse()
+        assert resp.status == 405 and resp.getheader("Allow") == "GET"
+        resp.read()
+        conn.close()
+    finally:
+        api.stop()
