@@ -1,0 +1,96 @@
+"""A Universe repository server (what ``mesosphere/universe-server`` or a local universe is), on loopback.
+
+    server = UniverseServer("build/universe/repo.json").start()
+    server.repo_url        # http://127.0.0.1:P/repo, to `dcos package repo add --index=0 dev <url>`
+    server.stop()
+
+``GET /repo`` (and ``/repo.json``) answers the file's current bytes with
+``Content-Type: application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4`` (or the type in
+``<file>.content_type`` / ``repo.content_type`` beside it, as ``packaging/universe.py`` writes it), so
+a rebuilt index is served at once. Anything else is 404.
+"""
+from __future__ import annotations
+
+import http.server
+import pathlib
+import threading
+
+__all__ = ["UniverseServer", "build_repo", "DEFAULT_TYPE"]
+
+DEFAULT_TYPE = "application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4"
+
+
+def build_repo(artifacts_url: str, out_dir, timeout: float = 120.0) -> pathlib.Path:
+    """Run ``packaging/universe.py`` (the package with artifacts at ``artifacts_url``); the repo.json path."""
+    import json
+    import subprocess
+    import sys
+    root = pathlib.Path(__file__).resolve().parents[3]
+    script = root / "packaging" / "universe.py"
+    proc = subprocess.run([sys.executable, str(script), "--artifacts-url", artifacts_url, "--out", str(out_dir)],
+                          cwd=root, capture_output=True, text=True, timeout=timeout)
+    if proc.returncode != 0:
+        raise RuntimeError(f"packaging/universe.py failed:\n{proc.stderr[-2000:]}")
+    return pathlib.Path(json.loads(proc.stdout.strip().splitlines()[-1])["repo"])
+
+
+class UniverseServer:
+    def __init__(self, repo_file, host: str = "127.0.0.1", port: int = 0):
+        if not (host == "localhost" or host.startswith("127.")):
+            raise ValueError("the Universe server binds loopback addresses only")
+        self.repo_file = pathlib.Path(repo_file)
+        self.host, self.port = host, port
+        self._server = None
+        self._thread = None
+
+    def content_type(self) -> str:
+        for candidate in (self.repo_file.with_name(self.repo_file.name + ".content_type"),
+                          self.repo_file.with_name("repo.content_type")):
+            if candidate.is_file():
+                return candidate.read_text().strip()
+        return DEFAULT_TYPE
+
+    def start(self) -> "UniverseServer":
+        if self._server is not None:
+            return self
+        owner = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *a):
+                pass
+
+            def do_GET(self):
+                if self.path.split("?", 1)[0] not in ("/repo", "/repo.json"):
+                    status, ctype, body = 404, "text/plain", b"not found\n"
+                else:
+                    status, ctype, body = 200, owner.content_type(), owner.repo_file.read_bytes()
+                self.send_response(status)
+                self.send_header("Content-Type", ctype)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self._server = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
+        self._server.daemon_threads = True
+        self.port = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
+                                        name=f"universe-{self.port}", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._thread.join(timeout=5)
+            self._server = None
+
+    def __enter__(self):
+        return self.start()
+
+    def __exit__(self, *exc):
+        self.stop()
+
+    @property
+    def repo_url(self) -> str:
+        return f"http://{self.host}:{self.port}/repo"
