@@ -40,6 +40,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -395,18 +396,26 @@ def main(argv=None) -> int:
     ap.add_argument("--timeout", type=float, default=600.0, help="real seconds per deploy")
     ap.add_argument("--workdir", default=None, help="default: a fresh directory in /dev/shm (tmpfs) or /tmp")
     ap.add_argument("--keep", action="store_true", help="keep the work directory (logs, stores)")
-    ap.add_argument("--profile", default=None, help="cProfile the scheduler into PREFIX-<N>.prof")
+    ap.add_argument("--profile", default=None, help="cProfile the scheduler into PREFIX-<N>-<run>.prof (every thread, CPU time)")
     ap.add_argument("--json", default=None, help="also write the results to this file")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per size; the median ratio is summarised")
     args = ap.parse_args(argv)
     base = "/dev/shm" if os.path.isdir("/dev/shm") else None
     workdir = args.workdir or tempfile.mkdtemp(prefix="deploy-scale-", dir=base)
     results = {"machine": machine(), "runs": []}
     try:
         for n in args.agents:
-            prof = f"{args.profile}-{n}.prof" if args.profile else None
-            r = run(n, args.scale, args.timeout, workdir, prof)
-            results["runs"].append(r)
-            print(json.dumps({k: v for k, v in r.items() if k not in ("critical_chain", "counters")}), flush=True)
+            ratios = []
+            for i in range(max(1, args.repeat)):
+                prof = f"{args.profile}-{n}-{i}.prof" if args.profile else None
+                r = run(n, args.scale, args.timeout, os.path.join(workdir, f"run{i}"), prof)
+                results["runs"].append(r)
+                ratios.append(r["ratio"])
+                print(json.dumps({k: v for k, v in r.items() if k not in ("critical_chain", "counters")}), flush=True)
+            if len(ratios) > 1:
+                summary = {"agents": n, "median_ratio": statistics.median(ratios), "ratios": ratios}
+                results.setdefault("summary", []).append(summary)
+                print(json.dumps(summary), flush=True)
     finally:
         if not args.keep and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
