@@ -1,4 +1,5 @@
-"""The CLI's HTTP client: stdlib ``http.client`` (``requests`` costs ~100 ms of start-up), DC/OS rules.
+"""The CLI's HTTP client: a small HTTP/1.1 exchange over stdlib socket/ssl (``requests`` and even
+``http.client`` cost 50-100 ms of start-up), with the DC/OS CLI's rules:
 
 - ``Authorization: token=<core.dcos_acs_token>`` is sent only to the cluster's own origins
   (``core.dcos_url``, ``scaleio.url``, ``package.cosmos_url``), as the DC/OS CLI does;
@@ -23,6 +24,83 @@ from . import errors
 from .errors import CliError
 
 USER_AGENT = "dcos-scaleio-cli"
+CONNECT_TIMEOUT_S = 5.0
+MAX_BODY = 64 << 20   # no answer of the cluster is this big; a runaway stream must not eat memory
+
+
+class _Closed(Exception):
+    """The server closed the connection before answering (a stale keep-alive connection)."""
+
+
+class _Conn:
+    """One HTTP/1.1 connection: ``read_response`` parses a status line, headers and a body framed
+    by Content-Length, chunked transfer coding, or the connection's end. (http.client would cost
+    ~50 ms of start-up for its email-package header parser; this is the subset the cluster needs.)"""
+
+    def __init__(self, sock):
+        self.sock = sock
+        self.reader = sock.makefile("rb")
+
+    def close(self) -> None:
+        try:
+            self.reader.close()
+        finally:
+            self.sock.close()
+
+    def _line(self) -> bytes:
+        line = self.reader.readline(65537)
+        if len(line) > 65536:
+            raise ValueError("header line too long")
+        return line
+
+    def read_response(self, method: str):
+        line = self._line()
+        if not line:
+            raise _Closed("connection closed before the answer")
+        version, _, rest = line.decode("latin-1").rstrip("\r\n").partition(" ")
+        code, _, reason = rest.partition(" ")
+        if not version.startswith("HTTP/") or not code.isdigit():
+            raise ValueError(f"bad status line {line[:80]!r}")
+        status = int(code)
+        headers: dict = {}
+        for _ in range(200):
+            raw = self._line()
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = raw.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        else:
+            raise ValueError("too many headers")
+        if status in (100, 101, 102, 103):   # interim answer: the real one follows
+            return self.read_response(method)
+        keep = version == "HTTP/1.1" and headers.get("connection", "").lower() != "close"
+        if method == "HEAD" or status in (204, 304):
+            return status, reason, headers, b"", keep
+        if "chunked" in headers.get("transfer-encoding", "").lower():
+            return status, reason, headers, self._chunked(), keep
+        if "content-length" in headers:
+            length = int(headers["content-length"])
+            if length > MAX_BODY:
+                raise ValueError(f"answer of {length} bytes is too large")
+            data = self.reader.read(length)
+            if len(data) != length:
+                raise ValueError("connection closed in the middle of the answer")
+            return status, reason, headers, data, keep
+        return status, reason, headers, self.reader.read(MAX_BODY), False
+
+    def _chunked(self) -> bytes:
+        parts, total = [], 0
+        while True:
+            size = int(self._line().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self._line() not in (b"\r\n", b"\n", b""):
+                    pass   # trailers
+                return b"".join(parts)
+            total += size
+            if total > MAX_BODY:
+                raise ValueError("answer too large")
+            parts.append(self.reader.read(size))
+            self._line()
 
 
 class Response:
@@ -110,24 +188,35 @@ class Http:
             self._ssl = ctx
         return self._ssl
 
-    def _connect(self, scheme: str, netloc: str, timeout: float):
-        import http.client
-        if scheme == "https":
-            return http.client.HTTPSConnection(netloc, timeout=timeout, context=self._ssl_context())
-        if scheme == "http":
-            return http.client.HTTPConnection(netloc, timeout=timeout)
-        raise CliError(errors.CONFIG, f"unsupported URL scheme {scheme!r}")
+    def _connect(self, scheme: str, host: str, port: int, timeout: float) -> "_Conn":
+        if scheme not in ("http", "https"):
+            raise CliError(errors.CONFIG, f"unsupported URL scheme {scheme!r}")
+        # The DC/OS CLI's fixed connect timeout, then the answer timeout on the socket.
+        sock = socket.create_connection((host, port), timeout=min(timeout, CONNECT_TIMEOUT_S))
+        try:
+            if scheme == "https":
+                sock = self._ssl_context().wrap_socket(sock, server_hostname=host)
+            sock.settimeout(timeout)
+        except BaseException:
+            sock.close()
+            raise
+        return _Conn(sock)
 
     def request(self, method: str, url: str, *, json=None, body: bytes | None = None,
                 headers: dict | None = None, timeout: float | None = None) -> Response:
         """Send one request and read the whole answer. Raises CliError(UNREACHABLE) on transport failure."""
-        import http.client
         parts = urllib.parse.urlsplit(url)
         scheme, netloc = parts.scheme.lower(), parts.netloc
+        try:
+            host, port = parts.hostname, parts.port or (443 if scheme == "https" else 80)
+        except ValueError:
+            raise CliError(errors.CONFIG, f"invalid URL {url!r}")
+        if not host:
+            raise CliError(errors.CONFIG, f"invalid URL {url!r}")
         target = parts.path or "/"
         if parts.query:
             target += "?" + parts.query
-        hdrs = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        hdrs = {"Host": netloc, "Accept": "application/json", "User-Agent": USER_AGENT}
         if json is not None:
             body = _json.dumps(json).encode()
             hdrs["Content-Type"] = "application/json"
@@ -135,6 +224,10 @@ class Http:
         token = self.config.acs_token
         if token and (scheme, netloc.lower()) in self._cluster_origins:
             hdrs["Authorization"] = f"token={token}"
+        if body is not None or method in ("POST", "PUT", "PATCH"):
+            hdrs["Content-Length"] = str(len(body or b""))
+        head = f"{method} {target} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in hdrs.items()) + "\r\n"
+        payload = head.encode("latin-1") + (body or b"")
         timeout = timeout or self.config.timeout
         reusable = method in ("GET", "HEAD")
         key = (scheme, netloc)
@@ -144,33 +237,32 @@ class Http:
         for attempt in (0, 1):
             conn = self._conns.pop(key, None) if reusable else None
             fresh = conn is None
-            if fresh:
-                conn = self._connect(scheme, netloc, timeout)
             try:
-                conn.timeout = timeout
                 if fresh:
-                    # The DC/OS CLI's fixed connect timeout, then the answer timeout on the socket.
-                    conn.timeout = min(timeout, 5.0)
-                    conn.connect()
-                    conn.sock.settimeout(timeout)
-                conn.request(method, target, body=body, headers=hdrs)
-                resp = conn.getresponse()
-                data = resp.read()
-            except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError) as exc:
-                conn.close()
+                    conn = self._connect(scheme, host, port, timeout)
+                conn.sock.settimeout(timeout)
+                conn.sock.sendall(payload)
+                status, reason, resp_headers, data, keep = conn.read_response(method)
+            except (_Closed, BrokenPipeError, ConnectionResetError) as exc:
+                if conn is not None:
+                    conn.close()
                 if not fresh and attempt == 0:
                     continue   # a kept-alive connection the server had closed: once more, fresh
                 raise self._unreachable(url, exc)
-            except (OSError, http.client.HTTPException) as exc:
-                conn.close()
+            except OSError as exc:
+                if conn is not None:
+                    conn.close()
                 raise self._unreachable(url, exc)
-            if reusable and not resp.will_close:
+            except ValueError as exc:   # not HTTP
+                conn.close()
+                raise CliError(errors.ERROR, f"{method} {url}: the answer is not valid HTTP ({exc})")
+            if reusable and keep:
                 self._conns[key] = conn
             else:
                 conn.close()
-            answer = Response(resp.status, {k.lower(): v for k, v in resp.getheaders()}, data, url, method)
+            answer = Response(status, resp_headers, data, url, method)
             if self.verbose:
-                print(f"< {resp.status} {resp.reason} ({(time.monotonic() - started) * 1000:.0f} ms, "
+                print(f"< {status} {reason} ({(time.monotonic() - started) * 1000:.0f} ms, "
                       f"{len(data)} bytes)", file=sys.stderr)
                 if self.verbose > 1 and data:
                     print(answer.text[:2000], file=sys.stderr)

@@ -41,7 +41,10 @@ class ServiceApi:
             return CliError(errors.NOT_INSTALLED, f"the service '{self.name}' is not installed "
                                                   f"(no {self.base})",
                             "Install it with `dcos scaleio install`, or name another with --name=<service>.")
-        return CliError(errors.NOT_FOUND, f"{what or 'not found'}: {resp.message()}")
+        message = resp.message()
+        if what and what.lower() not in message.lower():
+            message = f"{what}: {message}"
+        return CliError(errors.NOT_FOUND, message)
 
     def installed(self) -> bool:
         """Whether the Admin Router routes to the service (its plan list answers)."""

@@ -68,6 +68,8 @@ EXCLUDES = ("dcos_scaleio.sandbox", "tests", "pytest", "_pytest", "hypothesis", 
 COLLECT = ("dcos_scaleio.framework", "dcos_scaleio.options", "dcos_scaleio.plan")
 # The CLI imports its verbs lazily (start-up time): collect them, and not the framework.
 CLI_COLLECT = ("dcos_scaleio.cli", "dcos_scaleio.options")
+# The CLI's own PyInstaller hooks (replaces a start-up-costly runtime hook; see its README line).
+CLI_HOOKS = PACKAGING / "cli_hooks"
 CLI_EXCLUDES = ("dcos_scaleio.framework", "pymesos", "kazoo", "PyPowerFlex", "requests", "cryptography", "jwt",
                 # Start-up time: the bootloader imports ctypes when bundled (only rich's Windows console
                 # code wants it), and multiprocessing / pydoc (-> pkgutil) each add a runtime hook.
@@ -89,6 +91,8 @@ def _input_files(which: str) -> list[pathlib.Path]:
         files += _tree_files(ROOT / folder)
     files += sorted((ROOT / "requirements").glob("*.txt"))
     files += [PACKAGING / "build_artifacts.py"] + [PACKAGING / name for name in PROGRAM_PACKAGING[which]]
+    if which == "cli":
+        files += _tree_files(CLI_HOOKS)
     files.append(SCHEMA)
     if which == "cli" and UNIVERSE.is_dir():
         files += _tree_files(UNIVERSE)
@@ -143,6 +147,8 @@ def _pyinstaller(program: str, entry: str, module: str, log) -> pathlib.Path:
     if is_cli and UNIVERSE.is_dir():
         # The package this CLI belongs to, and U's builder that fills it in (cli/publish.py).
         argv += ["--add-data", f"{UNIVERSE}{os.pathsep}dcos_scaleio/universe", "--hidden-import", "universe"]
+    if is_cli:
+        argv += ["--additional-hooks-dir", str(CLI_HOOKS)]
     argv.append(str(PACKAGING / entry))
     # cwd = the staging dir, so the checkout's own dcos_scaleio/ (without framework/) is not on the path.
     subprocess.run(argv, cwd=staging, stdout=log, stderr=subprocess.STDOUT, check=True)
