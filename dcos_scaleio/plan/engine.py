@@ -256,6 +256,13 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
                                             self._cluster_params(step)))
             elif step.state in (P, R):
                 self._evaluate(step)
+        node = self.nodes.get(self.restarting) if self.restarting is not None else None
+        if node is not None and node.running is not None and node.running.stage == "restart":
+            # Issued by the previous scheduler, which may have died before (or while) doing it: ask
+            # again (the restart task is idempotent: an agent already running as wanted is done at once).
+            step = node.running
+            out.append(RestartAgent(node.info.agent_id, node.hostname, step.params.get("restart_kind", "agent"),
+                                    step.key))
         self._pump_restarts()
         self._wants_offers = None
         self._wakeup = None
@@ -298,6 +305,17 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
         """(task ID, agent ID) of every task the engine believes is running: what the scheduler
         reconciles explicitly at start (after ``restore``)."""
         return [(tid, self.nodes[s.host].info.agent_id) for tid, s in self.tasks.items() if s.host in self.nodes]
+
+    def host_launch(self, key: str) -> LaunchHostStep | None:
+        """The launch host step ``key`` would get now (empty ``offer_id``; its current task ID): what
+        the scheduler re-runs on the agent for a restart the engine asks for (``RestartAgent``) when it
+        does not remember the step's last launch, e.g. after the scheduler itself restarted."""
+        step = self.steps.get(key)
+        node = self.nodes.get(step.host) if step is not None and step.host else None
+        if node is None or step.kind != HOST:
+            return None
+        return LaunchHostStep("", node.info.agent_id, node.hostname, step.key, step.action, step.task_id or "",
+                              step.attempts, "mdm" if node.mdm_slot else "data", self._host_params(step, node))
 
     def drain_changes(self) -> dict:
         """Records changed since the last call: key -> JSON-able dict (``None`` = delete)."""

@@ -472,7 +472,8 @@ class Core:
     def _restart_agent(self, d: RestartAgent):
         """Restart (kind "agent") or reboot (kind "reboot") an agent the engine asked for: the step
         that asked runs again with ``self_restart`` on that agent's executor, on its next offer."""
-        last = self._last_launch.get(d.step)
+        # After a scheduler restart the last launch is not in memory: the engine rebuilds it.
+        last = self._last_launch.get(d.step) or self.engine.host_launch(d.step)
         if d.kind not in ("agent", "reboot") or last is None:
             LOG.warning("cannot %s agent %s for %s from here; the step will time out and retry", d.kind,
                         d.hostname, d.step)

@@ -92,3 +92,25 @@ def test_reboot_not_allowed_is_an_error_naming_the_option():
     assert w.sdc_launches[0].params["allow_reboot"] is False
     assert w.restarts == [] and w.step().state.value == "ERROR"
     assert "agents.allow_reboot is off" in w.step().reason
+
+
+def test_restored_engine_rebuilds_the_launch_a_pending_restart_needs():
+    # Regression (chaos run, scheduler SIGKILLed while dvdi restarts queued): the restarted scheduler
+    # has no launch in memory to re-run for the RestartAgent the restored engine issues; it logged
+    # "cannot agent agent" and every queued restart waited for its step timeout, one after another.
+    w = Drive()
+    w.sdc_results = [dict(REBOOT)]
+    w.offers()
+    original = w.sdc_launches[0]
+    result = validate({"scaleio": {"admin_password": PASSWORD, "mode": "existing",
+                                   "existing": {"mdm_ips": ["10.9.0.1", "10.9.0.2"],
+                                                "gateway_endpoint": "https://10.9.0.1:443"}},
+                       "artifacts": ARTIFACTS, "agents": {"flavour": "mesos", "allow_reboot": True}})
+    restored = Engine.restore(result.options, w.engine.snapshot())
+    decisions = restored.resume(1.0)
+    (again,) = [d for d in decisions if isinstance(d, RestartAgent)]
+    assert again.step == "h1/sdc" and again.hostname == "h1"
+    launch = restored.host_launch(again.step)
+    assert (launch.agent_id, launch.hostname, launch.action, launch.persona) == ("id-1", "h1", "sdc", "data")
+    assert launch.params == original.params
+    assert restored.host_launch("cluster/gateway") is None and restored.host_launch("nope") is None
