@@ -23,7 +23,13 @@ class Context:
     def __init__(self, ns, environ=None):
         self.ns = ns
         self.config = Config(environ)
-        self.http = Http(self.config, verbose=getattr(ns, "verbose", 0))
+        verbose = getattr(ns, "verbose", 0)
+        # The DC/OS CLI passes its own verbosity to plugins: DCOS_LOG_LEVEL=debug / DCOS_DEBUG=true.
+        env = self.config.environ
+        if not verbose and (env.get("DCOS_LOG_LEVEL", "").lower() == "debug"
+                            or env.get("DCOS_DEBUG", "").lower() in ("1", "true")):
+            verbose = 1
+        self.http = Http(self.config, verbose=verbose)
         self._api = None
 
     @property

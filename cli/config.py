@@ -29,7 +29,7 @@ The file is read only if a key is not in the environment (the Go CLI passes ever
 from __future__ import annotations
 
 import os
-import pathlib
+import os.path
 
 from .errors import CONFIG, CliError
 
@@ -74,44 +74,47 @@ class Config:
     def __init__(self, environ=None):
         self.environ = dict(os.environ if environ is None else environ)
         self._file: dict | None = None
-        self._path: pathlib.Path | None = None
+        self._path: str | None = None
         self._loaded = False
 
     # ------------------------------------------------------------------ the file
     @property
-    def dcos_dir(self) -> pathlib.Path:
-        return pathlib.Path(self.environ.get("DCOS_DIR") or pathlib.Path.home() / ".dcos")
+    def dcos_dir(self) -> str:
+        # Paths are plain strings: pathlib would cost start-up time for nothing (see cli/http.py).
+        return self.environ.get("DCOS_DIR") or os.path.join(self.environ.get("HOME") or os.path.expanduser("~"),
+                                                            ".dcos")
 
-    def config_path(self) -> pathlib.Path | None:
+    def config_path(self) -> str | None:
         """The dcos.toml that applies, or None when there is none (env-only configuration)."""
-        clusters = self.dcos_dir / "clusters"
+        clusters = os.path.join(self.dcos_dir, "clusters")
         wanted = self.environ.get("DCOS_CLUSTER")
-        folders = sorted(p for p in clusters.iterdir() if p.is_dir()) if clusters.is_dir() else []
+        folders = sorted(e.path for e in os.scandir(clusters) if e.is_dir()) if os.path.isdir(clusters) else []
         if wanted:
             for folder in folders:
-                if folder.name == wanted or _cluster_name(folder / "dcos.toml") == wanted:
-                    return folder / "dcos.toml"
+                toml = os.path.join(folder, "dcos.toml")
+                if os.path.basename(folder) == wanted or _cluster_name(toml) == wanted:
+                    return toml
             raise CliError(CONFIG, f"DCOS_CLUSTER={wanted}: no such cluster in {clusters}",
                            "List the clusters with `dcos cluster list`.")
         if folders:
-            attached = [f for f in folders if (f / "attached").exists()]
+            attached = [f for f in folders if os.path.exists(os.path.join(f, "attached"))]
             if len(attached) == 1 or len(folders) == 1:
-                return (attached or folders)[0] / "dcos.toml"
+                return os.path.join((attached or folders)[0], "dcos.toml")
             raise CliError(CONFIG, f"no cluster is attached ({len(folders)} configured in {clusters})",
                            "Run `dcos cluster attach <name>` or set DCOS_CLUSTER.")
         legacy = self.environ.get("DCOS_CONFIG")
-        path = pathlib.Path(legacy) if legacy else self.dcos_dir / "dcos.toml"
-        return path if path.is_file() else None
+        path = legacy or os.path.join(self.dcos_dir, "dcos.toml")
+        return path if os.path.isfile(path) else None
 
     def _load(self) -> dict:
         if not self._loaded:
             self._loaded = True
             self._path = self.config_path()
-            self._file = _read_toml(self._path) if self._path is not None and self._path.is_file() else {}
+            self._file = _read_toml(self._path) if self._path is not None and os.path.isfile(self._path) else {}
         return self._file
 
     @property
-    def path(self) -> pathlib.Path | None:
+    def path(self) -> str | None:
         self._load()
         return self._path
 
@@ -186,14 +189,14 @@ class Config:
         return str(url).rstrip("/") if url else self.require_dcos_url()
 
 
-def _check_permissions(path: pathlib.Path) -> None:
-    mode = path.stat().st_mode & 0o777
+def _check_permissions(path: str) -> None:
+    mode = os.stat(path).st_mode & 0o777
     if os.name == "posix" and mode & 0o077:
         raise CliError(CONFIG, f"Permissions '{mode:04o}' for configuration file '{path}' are too open: "
                                "it holds your ACS token", f"Run `chmod 600 {path}`.")
 
 
-def _read_toml(path: pathlib.Path) -> dict:
+def _read_toml(path: str) -> dict:
     import tomllib
     try:
         _check_permissions(path)
@@ -205,7 +208,7 @@ def _read_toml(path: pathlib.Path) -> dict:
         raise CliError(CONFIG, f"the configuration file {path} is not valid TOML: {exc}")
 
 
-def _cluster_name(path: pathlib.Path) -> str | None:
+def _cluster_name(path: str) -> str | None:
     try:
         return _read_toml(path).get("cluster", {}).get("name")
     except CliError:

@@ -13,7 +13,6 @@ do. 404 needs context (unknown node vs. service not installed) and is left to th
 """
 from __future__ import annotations
 
-import base64
 import json as _json
 import socket
 import sys
@@ -144,6 +143,7 @@ class Response:
 
 def token_expiry(token: str | None) -> int | None:
     """The ``exp`` claim of a JWT (not verified: only to explain a 401), or None."""
+    import base64
     try:
         payload = token.split(".")[1]
         claims = _json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))

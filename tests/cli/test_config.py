@@ -89,7 +89,7 @@ def test_legacy_dcos_toml_without_clusters(tmp_path):
     legacy.write_text(toml(token="legacy-token"))
     legacy.chmod(0o600)
     cfg = Config({"DCOS_DIR": str(tmp_path)})
-    assert cfg.acs_token == "legacy-token" and cfg.path == legacy
+    assert cfg.acs_token == "legacy-token" and cfg.path == str(legacy)
 
 
 def test_too_open_permissions_are_refused(tmp_path):

@@ -64,6 +64,8 @@ def test_status_json_is_the_api_json(up, run_cli, cluster_env):
     assert set(doc) == set(direct)
     assert [(p["name"], [s["name"] for s in p["steps"]]) for p in doc["phases"]] == \
         [(p["name"], [s["name"] for s in p["steps"]]) for p in direct["phases"]]
+    r = run_cli("status", "--json", env=dict(cluster_env, DCOS_LOG_LEVEL="debug"))   # = -v
+    assert "> GET " in r.err and "/service/scaleio/v1/plans/deploy" in r.err and r.json()["phases"]
 
 
 def test_plan_list_show_and_unknown_plan(up, run_cli, cluster_env):
