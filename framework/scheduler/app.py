@@ -203,7 +203,7 @@ class SchedulerApp:
         core.actions = self.actions
         password = o.scaleio.admin_password.reveal()
         install_routes(self.api, core, executors, lambda: password,
-                       ApiContext(o, [], self._gateway_for(o), self.environ))
+                       ApiContext(o, [], self._gateway_for(o), self.environ, merged=self.config.merged))
         callbacks = Callbacks(core.put)
         self.driver = core.driver = DriverHandle(callbacks, framework, o.service.mesos_master,
                                                  principal=framework.get("principal"),

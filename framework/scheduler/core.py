@@ -495,6 +495,7 @@ class Core:
 
     def _act(self, decisions, launches):
         declines: dict[float, list] = {}
+        launched: list[LaunchHostStep] = []
         launch_iter = iter(launches)
         for d in decisions:
             if isinstance(d, DeclineOffer):
@@ -510,7 +511,8 @@ class Core:
                 self.task_hosts[d.task_id] = d.hostname
                 self._last_launch[d.step] = d
                 self.counters["launched"] += 1
-                LOG.info("launching %s on %s (task %s)", d.action, d.hostname, d.task_id)
+                LOG.debug("launching %s on %s (task %s)", d.action, d.hostname, d.task_id)
+                launched.append(d)
                 if not self.driver.launch(d.offer_id, [task], LAUNCH_REFUSE_S):
                     # Not sent (or refused): the attempt failed now rather than at the step timeout. Had
                     # it reached the master after all, its RUNNING would be killed as unrecognised.
@@ -541,6 +543,9 @@ class Core:
                 self._wakeup = d.at
             elif isinstance(d, RestartAgent):
                 self._restart_agent(d)
+        if launched:   # one line per batch: a line per launch cost as much CPU as the ACCEPT at scale
+            LOG.info("launching %d task(s): %s%s", len(launched),
+                     ", ".join(f"{d.action} on {d.hostname}" for d in launched[:5]), " ..." if len(launched) > 5 else "")
         for refuse, ids in declines.items():
             self.counters["declined"] += len(ids)
             self.counters["decline_calls"] += 1
