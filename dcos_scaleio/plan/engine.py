@@ -353,7 +353,20 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
         if step.kind == CLUSTER:
             return True
         node = self.nodes.get(step.host) if step.host else None
-        return node is not None and node.present
+        if node is None or not node.present:
+            return False
+        return not (step.action == "deps" and self._awaits_placement(node))
+
+    def _awaits_placement(self, node: Node) -> bool:
+        """Provision mode: ``deps`` installs the MDM and gateway prerequisites only on MDM agents
+        (its ``mdm`` parameter), so on an agent that may still be chosen as an MDM it waits for the
+        placement. Run earlier, it would complete without them and the mdm step would then run on
+        an agent lacking its packages."""
+        o = self.options
+        if self.uninstall or self.mdm_slots or not o.scaleio.provisioning:
+            return False
+        pinned = o.scaleio.provision.mdm_hosts
+        return not pinned or node.hostname in pinned
 
     def _evaluate(self, step: Step):
         """Re-check a PENDING/PREPARED step after something it depends on changed."""
@@ -546,6 +559,11 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
         if evaluate:
             for step in self.mdm_phase.steps:
                 self._evaluate(step)
+            # deps steps waited for the placement (see _awaits_placement): once per deploy.
+            for node in self.nodes.values():
+                deps = node.steps.get("deps")
+                if deps is not None and deps.state is P:
+                    self._evaluate(deps)
 
     # ------------------------------------------------------------------ agent restarts
     def _pump_restarts(self):

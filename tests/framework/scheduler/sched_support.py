@@ -39,12 +39,20 @@ def wait_for(fn, timeout=20.0, interval=0.1, what="condition"):
     raise AssertionError(f"timed out waiting for {what}; last: {last!r}")
 
 
-def base_options(master, store_path, **over):
+# Provision mode with the MDMs pinned to hosts these small clusters do not have: their one or two
+# agents are data agents whose deps run at once (an agent that may still become an MDM waits for
+# the placement, which needs three). ``base_options(..., mdm_elsewhere=False)`` places them normally.
+MDM_ELSEWHERE = ["mdm-elsewhere-1", "mdm-elsewhere-2", "mdm-elsewhere-3"]
+
+
+def base_options(master, store_path, mdm_elsewhere=True, **over):
     opts = {"service": {"name": "scaleio", "mesos_master": master, "step_timeout_s": 120,
                         "retry": {"max_attempts": 3, "backoff_initial_s": 1, "backoff_factor": 2, "backoff_max_s": 2},
                         "state_store": {"type": "sqlite", "sqlite_path": str(store_path)}},
             "scaleio": {"admin_password": PASSWORD, "mode": "provision"},
             "agents": {"flavour": "mesos"}}
+    if mdm_elsewhere:
+        opts["scaleio"]["provision"] = {"mdm_hosts": list(MDM_ELSEWHERE)}
     for path, value in over.items():
         node = opts
         keys = path.split(".")

@@ -14,7 +14,7 @@ def test_simulated_ten_agent_deploy_completes(tmp_path_factory, schedulers, tmp_
                      simulated=True, sim_task_duration=0.2)
     c.start()
     try:
-        s = schedulers(tmp_path / "run", base_options(c.master_address, tmp_path / "state.sqlite"),
+        s = schedulers(tmp_path / "run", base_options(c.master_address, tmp_path / "state.sqlite", mdm_elsewhere=False),
                        extra_env={"SCALEIO_DEV_SIMULATED_ACTIONS": json.dumps({"*": 0.1})})
         plan = wait_for(lambda: (lambda p: p if p["status"] in ("COMPLETE", "ERROR") else None)(
             s.get("/v1/plans/deploy").json()), timeout=60, interval=0.2, what="the simulated deploy")
