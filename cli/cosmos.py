@@ -211,10 +211,11 @@ def _follow_uninstall(ctx, name: str, timeout) -> int:
     showing the scheduler's plan while it answers."""
     import time
     from .service import ServiceApi
-    from .watch import _LineView
+    from .watch import _LineView, StallDetector
     api = ServiceApi(ctx.http, ctx.config, name)
     marathon = f"{ctx.config.require_dcos_url()}/service/marathon/v2/apps{app_id(name)}"
     view = _LineView("uninstall", sys.stdout)
+    stall = StallDetector()
     deadline = None if timeout is None else time.monotonic() + timeout
     plan = None
     try:
@@ -229,6 +230,16 @@ def _follow_uninstall(ctx, name: str, timeout) -> int:
                 try:
                     _, plan = api.plan("deploy")
                     view.update(plan)
+                    if stall.blocked(plan):
+                        # A refused uninstall (e.g. volumes still exist at level software): Cosmos
+                        # keeps waiting, the operator must act.
+                        print(f"The uninstall of '{name}' is blocked:", file=sys.stderr)
+                        for line in render.blocking(plan):
+                            print(f"  {line}", file=sys.stderr)
+                        print("Fix the cause and retry the step (`dcos scaleio plan force-restart deploy <phase>`), "
+                              "or choose another uninstall.level with `dcos scaleio update start --options=FILE`.",
+                              file=sys.stderr)
+                        return errors.PLAN_ERROR
                 except CliError as exc:
                     if exc.code not in (errors.NOT_INSTALLED, errors.UNAVAILABLE, errors.NOT_FOUND):
                         raise

@@ -82,14 +82,6 @@ class ServiceApi:
             return self._call("GET", "/v1/preview", ok=(200, 400, 422)).json()
         return self._call("POST", "/v1/preview", json=options, ok=(200, 400, 422)).json()
 
-    def health(self):
-        resp = self.http.request("GET", self.url("/v1/health"))
-        if resp.status == 404:
-            raise self._not_found(resp, "health")
-        if resp.status in (401, 403, 502, 503, 504):
-            raise self.http.error_for(resp)
-        return resp.json()
-
     # ------------------------------------------------------------------ writes
     def plan_command(self, verb: str, plan: str, phase: str | None = None, step: str | None = None) -> dict:
         command = PLAN_COMMANDS[verb]

@@ -33,10 +33,31 @@ def settled(plan: dict) -> bool:
         for ph in plan.get("phases", []) for s in ph.get("steps", []))
 
 
+ERROR_STALL_S = 15.0   # a plan in ERROR that has not moved for this long is blocked on the operator
+
+
+class StallDetector:
+    """Whether a plan in ERROR has stopped moving: steps PENDING behind a failed step never start,
+    so "nothing running" alone cannot tell; no status change for ERROR_STALL_S can."""
+
+    def __init__(self, stall_s: float = ERROR_STALL_S):
+        self.stall_s = stall_s
+        self.snapshot = None
+        self.since = time.monotonic()
+
+    def blocked(self, plan: dict) -> bool:
+        snap = tuple((s.get("name"), s.get("status"), s.get("attempts"))
+                     for ph in plan.get("phases", []) for s in ph.get("steps", []))
+        if snap != self.snapshot:
+            self.snapshot, self.since = snap, time.monotonic()
+        return plan.get("status") == "ERROR" and (settled(plan) or time.monotonic() - self.since >= self.stall_s)
+
+
 def follow(api, plan_name: str = "deploy", *, timeout: float | None = None, interval: float = 1.0,
            tolerate: tuple = (), quiet: bool = False, stream=None,
            restarting: tuple = (errors.NOT_INSTALLED, errors.UNAVAILABLE)):
-    """Poll ``GET /v1/plans/<plan>`` every ``interval`` s until settled or ``timeout`` s passed.
+    """Poll ``GET /v1/plans/<plan>`` every ``interval`` s until settled (COMPLETE, or ERROR and not
+    moving for ERROR_STALL_S) or ``timeout`` s passed.
 
     ``tolerate``: exit codes (e.g. NOT_INSTALLED, UNAVAILABLE right after an install) that mean
     "not there yet" and are waited out (until the timeout) instead of raised; ``restarting`` codes
@@ -53,12 +74,13 @@ def follow(api, plan_name: str = "deploy", *, timeout: float | None = None, inte
         view = _LineView(plan_name, stream)
     deadline = None if timeout is None else time.monotonic() + timeout
     last = None
+    stall = StallDetector()
     try:
         while True:
             try:
                 last = api.plan(plan_name)
                 view.update(last[1])
-                if settled(last[1]):
+                if settled(last[1]) or stall.blocked(last[1]):
                     return last
             except CliError as exc:
                 if exc.code not in tolerate and not (last is not None and exc.code in restarting):

@@ -211,3 +211,12 @@ def test_watch_times_out_with_lines_and_reasons(up, run_cli, cluster_env):
     assert r.code in (errors.PLAN_INCOMPLETE, errors.PLAN_ERROR)
     assert "plan deploy:" in r.out and ":[deps]" in r.out
     assert "Not complete yet:" in r.err or "Blocked:" in r.err
+
+
+def test_plan_command_errors(run_cli, cluster_env):
+    r = run_cli("plan", "force-complete", "deploy", env=cluster_env)
+    assert r.code == errors.USAGE and "needs a phase" in r.err
+    r = run_cli("plan", "start", "nosuchplan", env=cluster_env)
+    assert r.code == errors.NOT_FOUND and "nosuchplan" in r.err
+    r = run_cli("plan", "force-restart", "deploy", "nosuchphase", env=cluster_env)
+    assert r.code == errors.NOT_FOUND and "nosuchphase" in r.err
