@@ -12,7 +12,8 @@ from dcos_scaleio.cli import errors
 from dcos_scaleio.cli.main import INFO
 from tests.cli.helpers import cluster_toml, write_cluster
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(900)]   # the session may build the binary once
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root,   # the sandbox isolates agent roots
+              pytest.mark.timeout(900)]                    # the session may build the binary once
 
 
 def test_zip_layout_and_sha256(cli_binary):
@@ -88,3 +89,14 @@ def test_error_paths(up, run_binary, tmp_path, dcos_dir):
     bad.write_text('{"scaleio": ')
     r = run_binary("preview", f"--options={bad}", env=env)
     assert r.code == errors.VALIDATION and "not valid JSON" in r.err
+
+
+def test_cosmos_verbs_through_the_binary(up, run_binary, tmp_path, dcos_dir):
+    env = clean_env(tmp_path, DCOS_DIR=str(dcos_dir))
+    r = run_binary("describe", "--json", env=env)
+    assert r.code == 0 and json.loads(r.out)["package"]["name"] == "scaleio", r.err
+    r = run_binary("update", "status", env=env)
+    assert r.code in (0, errors.PLAN_INCOMPLETE, errors.PLAN_ERROR) and r.out.startswith("deploy (")
+    # Not a terminal and no --yes: refuse instead of waiting for an answer nobody can type.
+    r = run_binary("--name=second", "install", f"--options={up.info['options_file']}", env=env)
+    assert r.code == errors.USAGE and "--yes" in r.err

@@ -8,7 +8,7 @@ import pytest
 from dcos_scaleio.cli import errors
 from tests.cli.helpers import wait_for_service
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]   # the sandbox isolates agent roots
 
 
 def test_install_published_the_package_the_cli_carries(up):

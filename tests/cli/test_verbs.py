@@ -10,7 +10,7 @@ from dcos_scaleio.cli import errors
 from dcos_scaleio.cli.main import INFO
 from tests.cli.helpers import api_get, cluster_toml, write_cluster
 
-pytestmark = pytest.mark.sandbox
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]   # the sandbox isolates agent roots
 
 
 def api_json(up, path):
