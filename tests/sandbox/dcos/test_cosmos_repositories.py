@@ -140,3 +140,23 @@ def test_describe_search_and_versions(cosmos, repo):
     assert v.json()["results"] == {"1.1.0-1": "1", "1.0.0-1": "0"}
     caps = __import__("requests").get(cosmos.url + "/capabilities", timeout=10)
     check_schema("CapabilitiesResponse", caps.json())
+
+
+def test_universe_server_serves_a_built_index_with_its_content_type(cosmos, tmp_path):
+    import json
+
+    from dcos_scaleio.sandbox.dcos.cosmos.universe_server import UniverseServer
+    repo = tmp_path / "repo.json"
+    repo.write_text(json.dumps({"packages": [sample_package("3.0.0-1", 2)]}))
+    with UniverseServer(repo) as server:
+        r = rpc(cosmos.url, "/package/repository/add", "repository.add", {"name": "U", "uri": server.repo_url})
+        assert r.status_code == 200, r.text
+        # A rebuilt index is served at once.
+        repo.write_text(json.dumps({"packages": [sample_package("3.0.1-1", 3)]}))
+        d = rpc(cosmos.url, "/package/describe", "describe", {"packageName": "hello"}, version="v3")
+        assert d.json()["package"]["version"] == "3.0.1-1"
+        # The content type written beside the index (packaging/universe.py's repo.content_type) wins.
+        (tmp_path / "repo.content_type").write_text("application/vnd.dcos.universe.repo+json;charset=utf-8;version=v5\n")
+        error_of(rpc(cosmos.url, "/package/describe", "describe", {"packageName": "hello"}, version="v3"),
+                 400, "UnsupportedContentType")
+        assert __import__("requests").get(server.repo_url.replace("/repo", "/other"), timeout=10).status_code == 404
