@@ -8,7 +8,8 @@ import pytest
 from dcos_scaleio.cli import errors
 from tests.cli.helpers import wait_for_service
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]   # the sandbox isolates agent roots
+# needs_root: the sandbox isolates agent roots; timeout: the first test may wait for the artifacts to build.
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root, pytest.mark.timeout(900)]
 
 
 def test_install_published_the_package_the_cli_carries(up):

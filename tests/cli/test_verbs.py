@@ -10,7 +10,8 @@ from dcos_scaleio.cli import errors
 from dcos_scaleio.cli.main import INFO
 from tests.cli.helpers import api_get, cluster_toml, write_cluster
 
-pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]   # the sandbox isolates agent roots
+# needs_root: the sandbox isolates agent roots; timeout: the first test may wait for the artifacts to build.
+pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root, pytest.mark.timeout(900)]
 
 
 def api_json(up, path):
