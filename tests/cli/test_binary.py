@@ -29,6 +29,9 @@ def test_zip_layout_and_sha256(cli_binary):
     assert all(n.startswith("bin/") for n in names)
     assert any(n.startswith("bin/_internal/libpython3") for n in names)   # onedir: nothing to unpack per run
     assert "bin/_internal/dcos_scaleio/schema/config.json" in names
+    # The package this CLI belongs to, for `install` to publish (cli/publish.py).
+    assert {"bin/_internal/dcos_scaleio/universe/package.json",
+            "bin/_internal/dcos_scaleio/universe/marathon.json.mustache"} <= set(names)
     assert [n for n in names if "sandbox" in n.split("/")] == []
     assert not any(n.startswith("bin/_internal/dcos_scaleio/framework") for n in names)
 
