@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast artifacts clean
+.PHONY: install demo test test-fast artifacts cli clean
 
 install:
 	@bash scripts/install.sh
@@ -17,6 +17,11 @@ test: install
 # build/artifacts/; rebuilt only when their inputs change. Tests that need them build them on demand.
 artifacts: install
 	bash scripts/build-artifacts.sh
+
+# The `dcos-scaleio` CLI plugin binary (Linux x86-64, PyInstaller onedir zipped with bin/dcos-scaleio)
+# as build/artifacts/dcos-scaleio-cli-linux-x86-64.zip + .sha256, for resource.json's cli.binaries.
+cli: install
+	bash scripts/build-artifacts.sh --only cli
 
 # The pure-core unit tests only (no sandbox processes); handy while editing the plan engine.
 test-fast: install
