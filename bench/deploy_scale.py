@@ -232,14 +232,20 @@ class Scheduler:
         self.started = time.monotonic()
         self.proc = subprocess.Popen(argv, cwd=workdir, stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True, env=full)
-        self.url = wait_for(self._url, 60, 0.02, "the scheduler's API")
+        try:
+            self.url = wait_for(self._url, 60, 0.02, "the scheduler's API")
+        except BaseException:
+            self.stop()
+            raise
 
     def _url(self):
         if self.proc.poll() is not None:
             raise RuntimeError(f"scheduler exited with {self.proc.returncode}; see {self.log_path}")
-        if os.path.exists(self.url_file):
-            return open(self.url_file).read().strip()
-        return None
+        try:
+            with open(self.url_file) as fh:
+                return fh.read().strip() or None
+        except FileNotFoundError:
+            return None
 
     def get(self, path: str):
         return requests.get(self.url + path, timeout=30)
