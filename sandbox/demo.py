@@ -1,29 +1,33 @@
-"""``make demo``: bring up the sandbox world and show what the product sees in it.
+"""``make demo``: the product as a DC/OS user meets it, in the sandbox, in one command.
 
 What it does, in order (each part is the real thing, talking over real sockets):
 
-1. builds the artifact mirror (ScaleIO, REX-Ray, dvdcli packages and isolator modules, each with a
-   sha256) and serves it on loopback;
-2. starts the Mesos emulator with N agents of both OS families, each an isolated host (its own
-   127.x address, hostname and copy-on-write root) provisioned with the host toolchain and attached
-   to the ScaleIO world;
-3. asks every agent, from inside its own root, what it is (``/etc/os-release``, ``uname -r``,
-   ``lsblk``);
-4. validates operator options that point at the mirror and feeds the Mesos master's agents to the
-   pure plan engine, then prints the deploy plan it would run, step by step;
-5. brings up a pre-built ScaleIO system (3-node MDM cluster + gateway) and reads its summary through
-   the product's gateway adapter (PyPowerFlex over verified TLS);
-6. shuts everything down (``--keep`` leaves it running until Ctrl-C and prints how to reach it).
+1. brings up the sandbox as a DC/OS cluster (``sandbox up --dcos``): the artifact mirror, ZooKeeper,
+   Mesos with N agents of both OS families (each an isolated host with its own 127.x address,
+   hostname and copy-on-write root) attached to the ScaleIO world, and the DC/OS front: IAM, the
+   Admin Router (HTTPS), Marathon and Cosmos;
+2. installs the ``dcos scaleio`` CLI from its shipped zip, as ``dcos package install --cli`` would,
+   and runs ``dcos scaleio install`` through it: the CLI validates the options, publishes the package
+   it carries (a repository app in Marathon, added to Cosmos), installs it through Cosmos, and shows
+   live progress per phase and agent until the deploy plan is COMPLETE;
+3. adds a device (``dcos scaleio add-device``) and follows the plan again;
+4. runs a Mesos task with an external (REX-Ray) volume on an agent, writes into it and reads it back;
+5. prints ``dcos scaleio status`` and the cluster's capacity (the service's ``/v1/cluster``);
+6. uninstalls (``dcos scaleio uninstall``: Cosmos's SDK uninstall, followed by the CLI) and shuts
+   everything down. ``--keep`` leaves it all running until Ctrl-C and prints how to reach it
+   (``DCOS_URL``, a token, the CA, example commands).
 
-The scheduler and executor that run the plan for real come with the framework issue; until then this
-demo shows the world and the plan, and says so.
+``--classic`` runs the earlier demo instead (the world, the plan the engine would run, a pre-built
+ScaleIO system), which needs no artifact build.
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import pathlib
 import signal
+import subprocess
 import sys
 import tempfile
 import threading
@@ -45,6 +49,10 @@ def parse_args(argv):
     p.add_argument("--agents", type=int, default=5, help="private agents (alternating Ubuntu and RHEL)")
     p.add_argument("--state-dir", default=None, help="where the world lives (default: a temp dir, removed after)")
     p.add_argument("--keep", action="store_true", help="leave the world running until Ctrl-C")
+    p.add_argument("--classic", action="store_true",
+                   help="the earlier demo: the world and the plan the engine would run (no install)")
+    p.add_argument("--timeout", type=float, default=1500.0,
+                   help="seconds the install (and each later wait) may take at most")
     return p.parse_args(argv)
 
 
@@ -177,8 +185,8 @@ def show_scaleio(console: Console, world: World) -> None:
     console.print_json(json.dumps(summary))
 
 
-def main(argv=None) -> int:
-    args = parse_args(sys.argv[1:] if argv is None else argv)
+def classic(args) -> int:
+    """The earlier demo: the world, the engine's plan, a pre-built ScaleIO system."""
     # Wide enough for the tables when output is not a terminal (CI logs, `make demo | tee`).
     console = Console(width=None if sys.stdout.isatty() else 120)
     state_dir = args.state_dir or tempfile.mkdtemp(prefix="scaleio-demo-")
@@ -216,3 +224,245 @@ def main(argv=None) -> int:
             shutil.rmtree(state_dir, ignore_errors=True)
     console.print("stopped; nothing left running")
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.classic:
+        return classic(args)
+    return DcosDemo(args).run()
+
+
+# ---------------------------------------------------------------------------------------------------
+# The DC/OS demo: sandbox up --dcos, the real CLI binary, Cosmos, Marathon, a volume task.
+
+SERVICE = "scaleio"
+CLI_PROGRAM = "dcos-scaleio"
+DEMO_VOLUME = "demo-vol"
+# Install with one disk per agent (sdb), so that adding sdc later shows the day-2 path.
+INSTALL_OVERRIDES = {"devices": {"discovery": {"enabled": True, "allow": ["sdb"]}},
+                     "service": {"step_timeout_s": 300}}
+
+
+class DcosDemo:
+    """One run of the DC/OS demo; every part it starts is stopped by :meth:`stop`."""
+
+    def __init__(self, args):
+        self.args = args
+        self.console = Console(width=None if sys.stdout.isatty() else 120, highlight=False)
+        self.state_dir = args.state_dir or tempfile.mkdtemp(prefix="scaleio-demo-")
+        self.up = None
+        self.cli = None
+        self.env: dict = {}
+        self.started = time.monotonic()
+        self.interrupted = threading.Event()   # set by SIGINT/SIGTERM
+
+    # ------------------------------------------------------------------ helpers
+    def say(self, text: str) -> None:
+        self.console.print(f"\n[bold cyan]==> {text}[/bold cyan] [dim]({time.monotonic() - self.started:.0f} s)[/dim]")
+
+    def dcos(self, *argv, check: bool = True, timeout: float | None = None) -> int:
+        """Run ``dcos scaleio <argv>`` (the real binary) with its output on this terminal."""
+        from rich.markup import escape
+        self.console.print(f"[bold]$ dcos scaleio {escape(' '.join(argv))}[/bold]")
+        sys.stdout.flush()
+        proc = subprocess.Popen([str(self.cli), SERVICE, *argv], env=self.env)
+        deadline = time.monotonic() + (timeout or self.args.timeout)
+        while proc.poll() is None:
+            if self.interrupted.is_set() or time.monotonic() > deadline:
+                proc.send_signal(signal.SIGINT)   # what Ctrl-C would send it
+                try:
+                    proc.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
+                raise DemoFailed("interrupted" if self.interrupted.is_set() else f"`dcos scaleio {argv[0]}` timed out")
+            time.sleep(0.2)
+        if check and proc.returncode != 0:
+            raise DemoFailed(f"`dcos scaleio {' '.join(argv)}` exited {proc.returncode}")
+        return proc.returncode
+
+    def api(self, path: str):
+        import requests
+        r = requests.get(f"{self.up.info['dcos_url']}/service/{SERVICE}{path}", timeout=30,
+                         verify=self.up.info["dcos_ca_path"],
+                         headers={"Authorization": f"token={self.up.info['dcos_acs_token']}"})
+        r.raise_for_status()
+        return r.json()
+
+    # ------------------------------------------------------------------ parts
+    def bring_up(self) -> None:
+        from .up import SandboxUp
+        self.say(f"bringing up the sandbox as a DC/OS cluster: {self.args.agents} agents (Ubuntu and RHEL), "
+                 "ZooKeeper, Admin Router, Marathon, Cosmos")
+        self.console.print("[dim]the first run builds the scheduler, executor and CLI artifacts (PyInstaller): "
+                           "a few minutes; later runs reuse them[/dim]")
+        self.up = SandboxUp(self.args.agents, mode="provision", os_choice="mixed", dcos=True,
+                            state_dir=self.state_dir, ready_timeout=self.args.timeout)
+        with self.console.status("starting..."):
+            self.up.start()
+        info = self.up.info
+        table = Table(title="the cluster")
+        for col in ("agent", "address", "hostname", "OS"):
+            table.add_column(col)
+        for a in info["agents"]:
+            table.add_row(a["name"], a["ip"], a["hostname"], a["os"] or "?")
+        self.console.print(table)
+        self.console.print(f"DC/OS URL {info['dcos_url']}  (Marathon at /service/marathon, Cosmos at /package)")
+
+    def install_cli(self) -> None:
+        """Unpack the shipped CLI zip as the DC/OS CLI does (``<plugin>/env/bin/dcos-scaleio``) and
+        serve it beside the other artifacts (the package's resource.json names it)."""
+        import shutil
+        import zipfile
+
+        from .up import build_artifact
+        self.say("installing the dcos scaleio CLI from its zip (what `dcos package install scaleio --cli` does)")
+        with self.console.status("building (or reusing) the CLI binary..."):
+            built = build_artifact("cli")
+        zip_path = pathlib.Path(built["path"])
+        framework = self.up.world.mirror.directory / "framework"
+        for item in (zip_path, zip_path.with_name(zip_path.name + ".sha256")):
+            shutil.copyfile(item, framework / item.name)
+        env_dir = pathlib.Path(self.state_dir) / "dcos-cli" / "subcommands" / SERVICE / "env"
+        with zipfile.ZipFile(zip_path) as zf:
+            for member in zf.infolist():
+                target = zf.extract(member, env_dir)
+                mode = (member.external_attr >> 16) & 0o777
+                if mode:
+                    os.chmod(target, mode)
+        self.cli = env_dir / "bin" / CLI_PROGRAM
+        home = pathlib.Path(self.state_dir) / "home"
+        home.mkdir(exist_ok=True)
+        info = self.up.info
+        self.env = {k: v for k, v in os.environ.items() if not k.startswith("DCOS_")}
+        self.env.update({"HOME": str(home), "DCOS_URL": info["dcos_url"], "DCOS_ACS_TOKEN": info["dcos_acs_token"],
+                         "DCOS_TLS_CA_PATH": info["dcos_ca_path"]})
+        self.console.print(f"{self.cli} (sha256 {built['sha256'][:16]}...)")
+
+    def install(self) -> None:
+        from .up import deep_merge
+        options = deep_merge(json.loads(pathlib.Path(self.up.info["options_file"]).read_text()), INSTALL_OVERRIDES)
+        # The gateways the framework installs get certificates from the ScaleIO world's CA.
+        options["scaleio"].setdefault("gateway", {}).setdefault("ca_file", str(pathlib.Path(self.up.world.sio_dir) / "tls" / "ca.pem"))
+        path = pathlib.Path(self.state_dir) / "install-options.json"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the admin password
+        with os.fdopen(fd, "w") as fh:
+            json.dump(options, fh, indent=1)
+        self.say("dcos scaleio install: validate, publish the package, install through Cosmos, follow the plan")
+        self.dcos("install", f"--options={path}", "--yes", f"--artifacts-url={self.up.info['artifacts_url']}",
+                  f"--timeout={self.args.timeout:.0f}")
+
+    def add_device(self) -> str:
+        host = self.up.info["agents"][0]["hostname"]
+        self.say(f"day 2: adding /dev/sdc of {host} to the storage pool")
+        self.dcos("add-device", host, "/dev/sdc")
+        self.dcos("status", "--watch", f"--timeout={self.args.timeout:.0f}")
+        return host
+
+    def volume_task(self, host: str) -> None:
+        from .workload import run_volume_task
+        self.say(f"a Mesos task on {host} with an external volume '{DEMO_VOLUME}' (REX-Ray on ScaleIO)")
+        command = "date > data/written-at && echo 'hello from a ScaleIO volume' > data/hello && cat data/hello && df -h data | tail -1"
+        self.console.print(f"[bold]task:[/bold] {command}")
+        with self.console.status("running the task..."):
+            result = run_volume_task(self.up.info["master"], host, DEMO_VOLUME, command, timeout=180)
+        colour = "green" if result.state == "TASK_FINISHED" else "red"
+        self.console.print(f"[{colour}]{result.state}[/{colour}] {result.message or ''}")
+        self.console.print(result.stdout.rstrip() or "(no output)")
+        if result.state != "TASK_FINISHED":
+            raise DemoFailed(f"the volume task ended {result.state}: {result.stderr[-500:]}")
+
+    def status(self) -> None:
+        self.say("dcos scaleio status, and the cluster's capacity")
+        self.dcos("status")
+        cluster = self.api("/v1/cluster")
+        table = Table(title="ScaleIO capacity (GET /service/scaleio/v1/cluster)")
+        for col in ("protection domain", "storage pool", "SDSs", "capacity"):
+            table.add_column(col)
+        for pd in cluster.get("protection_domains", []):
+            for pool in pd.get("storage_pools", []):
+                table.add_row(str(pd.get("name")), str(pool.get("name")), str(pd.get("sds")), _capacity(pool.get("capacity")))
+        self.console.print(table)
+        self.console.print(f"total: {_capacity(cluster.get('capacity'))}; volumes: {cluster.get('volumes')}; "
+                           f"health: {(cluster.get('health') or {}).get('status')}")
+
+    def uninstall(self) -> None:
+        self.say("dcos scaleio uninstall (default level: the framework goes, ScaleIO and its volumes stay)")
+        self.dcos("uninstall", "--yes", f"--timeout={self.args.timeout:.0f}")
+
+    def keep(self, stop: threading.Event) -> None:
+        info = self.up.info
+        self.console.print(f"""
+[bold green]left running[/bold green]; state in {self.state_dir}. Reach it with:
+
+  export DCOS_URL={info['dcos_url']}
+  export DCOS_ACS_TOKEN={info['dcos_acs_token']}
+  export DCOS_TLS_CA_PATH={info['dcos_ca_path']}
+  {self.cli} scaleio status            # the DC/OS CLI would run it as `dcos scaleio status`
+  {self.cli} scaleio nodes
+  {self.cli} scaleio plan show deploy
+  curl --cacert $DCOS_TLS_CA_PATH -H "Authorization: token=$DCOS_ACS_TOKEN" $DCOS_URL/service/scaleio/v1/cluster
+  curl --cacert $DCOS_TLS_CA_PATH -H "Authorization: token=$DCOS_ACS_TOKEN" $DCOS_URL/service/marathon/v2/apps
+
+Users: {', '.join(f'{u} / {p}' for u, p in info['users'].items())} (POST $DCOS_URL/acs/api/v1/auth/login).
+Ctrl-C stops everything.""")
+        while not stop.wait(1.0):
+            pass
+
+    def stop(self) -> None:
+        if self.up is not None:
+            with self.console.status("stopping everything..."):
+                self.up.stop()
+            self.up = None
+
+    def run(self) -> int:
+        stop = self.interrupted
+        previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGTERM, signal.SIGINT)}
+        code = 0
+        try:
+            self.bring_up()
+            self.install_cli()
+            self.install()
+            host = self.add_device()
+            self.volume_task(host)
+            self.status()
+            if self.args.keep:
+                self.keep(stop)
+            else:
+                self.uninstall()
+            self.say("done")
+        except DemoFailed as exc:
+            self.console.print(f"[bold red]demo failed:[/bold red] {exc}")
+            code = 1
+        finally:
+            self.stop()
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            if self.args.state_dir is None and not self.args.keep:
+                import shutil
+                shutil.rmtree(self.state_dir, ignore_errors=True)
+        self.console.print(f"stopped; nothing left running ({time.monotonic() - self.started:.0f} s in all)")
+        return code
+
+
+class DemoFailed(Exception):
+    pass
+
+
+def _capacity(cap) -> str:
+    """``{"total_bytes", "used_bytes", ...}`` or kB keys, as a short human string."""
+    if not isinstance(cap, dict):
+        return "?"
+    parts = []
+    for key, value in cap.items():
+        if isinstance(value, (int, float)):
+            if key.endswith("_kb"):
+                value, key = value * 1024, key[:-3]
+            elif key.endswith("_bytes"):
+                key = key[:-6]
+            else:
+                parts.append(f"{key} {value}")
+                continue
+            parts.append(f"{key} {value / 2**30:.0f} GiB")
+    return ", ".join(parts) or "?"
