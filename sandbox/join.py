@@ -18,10 +18,12 @@ __all__ = ["join_agent"]
 
 
 def join_agent(up, *, os_family: str | None = None, name: str | None = None, disks=DISKS,
-               attributes: dict | None = None) -> dict:
+               attributes: dict | None = None, kernel: str | None = None, packages=()) -> dict:
     """Add one agent to ``up`` (a started :class:`~.up.SandboxUp`) and make it a ScaleIO host of
-    ``os_family`` (default: what ``--os`` would give the next agent). Returns its description, in
-    the shape of ``up.info["agents"]`` entries plus ``agent_id``; ``up.info["agents"]`` is extended."""
+    ``os_family`` (default: what ``--os`` would give the next agent) running ``kernel`` (default: one
+    the SDC supports), with the OS ``packages`` (e.g. ``kernel-<release>``) installed before it gets
+    offers. Returns its description, in the shape of ``up.info["agents"]`` entries plus ``agent_id``;
+    ``up.info["agents"]`` is extended."""
     from .mesos import AgentSpec
     from .scaleio.hostside_agents import prepare_host
     world = up.world
@@ -40,7 +42,12 @@ def join_agent(up, *, os_family: str | None = None, name: str | None = None, dis
         mesos.add_agent(spec)
         agent = mesos.agents[name]
         try:
-            prepare_host(agent.root, world.sio_dir, os_family=family, kernel=KERNELS[family], disks=disks)
+            prepare_host(agent.root, world.sio_dir, os_family=family, kernel=kernel or KERNELS[family], disks=disks)
+            if packages:
+                argv = (["yum", "-y", "install"] if family == "rhel" else ["apt-get", "install", "-y"]) + list(packages)
+                res = agent.root.run(argv, timeout=120)
+                if res.returncode != 0:
+                    raise RuntimeError(f"installing {' '.join(packages)} on {name} failed: {res.stderr[-1000:]}")
         except BaseException:
             mesos.remove_agent(name)      # never leave a half-made host registered
             raise

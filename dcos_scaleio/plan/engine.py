@@ -751,6 +751,11 @@ class Engine(RecordsMixin, ParamsMixin, CommandsMixin, TimersMixin):
             return
         if state in _IGNORED_TASK:
             return
+        if state == "TASK_FINISHED" and not ev.result and ev.reason == "REASON_RECONCILIATION":
+            # The master's answer carries no data; the step's result (OS family, disks, a restart
+            # request) comes with the executor's own update, which the agent resends until ACKed.
+            # Completing without it left e.g. the OS family unknown and later steps without packages.
+            return
         self._release_task(step)
         step.deadline = None
         if state == "TASK_FINISHED":

@@ -92,7 +92,9 @@ class E2E:
         return [st for ph in plan["phases"] for st in ph["steps"]]
 
     def failures(self, plan) -> list:
-        return [(st["name"], st["status"], st.get("message")) for st in self.steps(plan) if st["status"] != "COMPLETE"]
+        """Steps not COMPLETE, those in ERROR first (with their messages)."""
+        bad = [(st["name"], st["status"], st.get("message")) for st in self.steps(plan) if st["status"] != "COMPLETE"]
+        return sorted(bad, key=lambda b: b[1] != "ERROR")
 
     def wait(self, fn, timeout: float, what: str, interval: float = 0.3):
         """Poll ``fn`` until truthy; fail with the last value after ``timeout`` s."""

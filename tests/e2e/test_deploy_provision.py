@@ -10,7 +10,10 @@ the real scheduler under supervision, the shipped executor artifact on every age
     isolator in every agent's running flags;
 (c)+(f) a seventh agent joins while a gateway fault is armed for SDS registration: its sds-register
     step retries with backoff and ends in ERROR with the reason; with the fault cleared, restarting the
-    step (operator API) completes the plan and the agent is onboarded (SDS, devices, SDC, isolator);
+    step (operator API) completes the plan and the agent is onboarded (SDS, devices, SDC, isolator).
+    It also runs a kernel the SDC has no ``scini`` module for, with a supported one installed: with
+    ``agents.allow_reboot`` the sdc step asks for a reboot, the scheduler has the executor reboot the
+    host, and the step completes on the rebooted host (running the supported kernel);
 (d) a device is added through the operator API (POST /v1/nodes/<node>/devices): capacity grows.
 
 One world for all of it keeps the suite's time down (one six-agent deploy). ``E2E_CHAOS_SEED``
@@ -34,6 +37,7 @@ DENY = ["loop*", "dm-*", "scini*", "ram*", "sr*", "zram*", "md*", "fd*", "sde"]
 JOINER_DISKS = ({"name": "sdb", "size_gb": 200, "fs": None}, {"name": "sdc", "size_gb": 100, "fs": None},
                 {"name": "sde", "size_gb": 120, "fs": None})
 SDS_FAULT = "gateway_5xx"
+OLD_KERNEL, GOOD_KERNEL = "3.10.0-693.el7.x86_64", "3.10.0-1160.el7.x86_64"   # RHEL: only GOOD has scini
 
 
 def _kill_mid_deploy(up, e2e, rng):
@@ -57,7 +61,7 @@ def _kill_mid_deploy(up, e2e, rng):
 @pytest.fixture(scope="module")
 def deployed(e2e):
     up = e2e.start_up(AGENTS, mode="provision", os_choice="mixed",
-                      options={"devices": {"discovery": {"deny": DENY}}})
+                      options={"devices": {"discovery": {"deny": DENY}}, "agents": {"allow_reboot": True}})
     try:
         kill = _kill_mid_deploy(up, e2e, random.Random(SEED))
         plan = e2e.wait_plan(up)
@@ -179,7 +183,8 @@ def test_c_f_new_agent_with_a_gateway_fault_then_restart_onboards_it(deployed, e
     s = e2e.system(up)
     s.set_fault(SDS_FAULT, status=503, message="injected: SDS service unavailable", path="types/Sds/instances")
     try:
-        new = join_agent(up, os_family="rhel", disks=JOINER_DISKS)
+        new = join_agent(up, os_family="rhel", disks=JOINER_DISKS, kernel=OLD_KERNEL,
+                         packages=[f"kernel-{GOOD_KERNEL}"])
         host = new["hostname"]
         step_name = f"{host}:[sds-register]"
 
@@ -205,6 +210,12 @@ def test_c_f_new_agent_with_a_gateway_fault_then_restart_onboards_it(deployed, e
     agent = up.world.mesos.agents[new["name"]]
     assert "docker/volume" in e2e.agent_flags(agent)["isolation"].split(",")
     assert _applied_twice(s) == {}
+    # The reboot into the supported kernel happened, through the scheduler and the executor.
+    assert agent.root.run(["uname", "-r"], timeout=30).stdout.strip() == GOOD_KERNEL
+    sdc = next(x for x in e2e.steps(plan) if x["name"] == f"{host}:[sdc]")
+    assert sdc["attempts"] == 2, sdc            # asked for the reboot, then ran on the rebooted host
+    log = (up.state_dir / "scheduler" / "stderr").read_text(errors="replace")
+    assert f"rebooting agent {host} for {host}/sdc" in log and f"agent {host} rebooted" in log
 
 
 # ------------------------------------------------------------------ (d) a device, more capacity

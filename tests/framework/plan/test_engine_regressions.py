@@ -8,9 +8,9 @@ ARTIFACTS = {fam: {comp: {"url": f"https://mirror.test/{fam}/{comp}.pkg", "sha25
              for fam in ("rhel", "ubuntu")}
 
 
-def _engine(**scaleio):
+def _engine(devices=None, **scaleio):
     result = validate({"scaleio": {"admin_password": PASSWORD, **scaleio}, "artifacts": ARTIFACTS,
-                       "agents": {"flavour": "mesos"}})
+                       "agents": {"flavour": "mesos"}, **({"devices": devices} if devices else {})})
     assert result.ok, result.errors
     engine = Engine(result.options)
     engine.resume(0.0)
@@ -50,3 +50,20 @@ def test_agents_outside_pinned_mdm_hosts_do_not_wait_for_the_placement():
     assert d.action == "deps" and d.params["mdm"] is False
     engine.handle(TaskStatusUpdate(0.0, d.task_id, "TASK_FINISHED", "", {"os_family": "rhel"}))
     assert engine.steps["h1/deps"].state.value == "COMPLETE"
+
+
+def test_a_reconciliation_finished_without_data_waits_for_the_executors_update():
+    # Regression (chaos e2e: scheduler killed while deps ran): the restarted scheduler's explicit
+    # reconciliation answered TASK_FINISHED without data first; completing deps on it left the OS
+    # family unknown, and the sds step then launched without packages (a non-retryable ERROR).
+    engine = _engine(provision={"mdm_hosts": ["h7", "h8", "h9"]},
+                     devices={"host_devices": [{"host": "h1", "paths": ["/dev/sdb"]}]})
+    engine.handle(AgentAdded(0.0, _agent(1)))
+    (d,) = _offer(engine, 1, 1)
+    engine.handle(TaskStatusUpdate(0.0, d.task_id, "TASK_FINISHED", "Reconciliation: Latest task state", {},
+                                   "REASON_RECONCILIATION"))
+    assert engine.steps["h1/deps"].state.value == "STARTING"
+    engine.handle(TaskStatusUpdate(0.0, d.task_id, "TASK_FINISHED", "", {"os_family": "ubuntu"}))
+    assert engine.steps["h1/deps"].state.value == "COMPLETE" and engine.nodes["h1"].os_family == "ubuntu"
+    (sds,) = _offer(engine, 1, 2)
+    assert sds.action == "sds" and set(sds.params["packages"]) == {"sds"}
