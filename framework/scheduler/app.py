@@ -231,32 +231,23 @@ class SchedulerApp:
         return get
 
     def _deregister(self):
-        """Uninstall's last step: once the plan is complete, tear the framework down (TEARDOWN ends
-        its executors), wipe the store, and keep serving the COMPLETE plan (Cosmos polls it, then
-        removes the app; exiting would make Marathon start a fresh framework)."""
-        def later():
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and not self._stop.is_set():
-                try:
-                    done = self.core.call(lambda c: plan_status(c.engine).value == "COMPLETE")
-                except Exception:
-                    done = False
-                if done:
-                    LOG.info("uninstall complete: tearing down the framework and removing its state")
-                    self.core.call(lambda c: c.detach())
-                    if self.stream is not None:
-                        self.stream.stop()
-                    self.driver.stop(teardown=True)
-                    self.driver = None
-                    try:
-                        self.store.destroy()
-                        self.store = None
-                    except Exception:
-                        LOG.exception("removing the state store failed")
-                    return
-                time.sleep(0.2)
-            LOG.error("uninstall: the plan did not complete after deregister-service; not tearing down")
-        threading.Thread(target=later, name="deregister", daemon=True).start()
+        """Uninstall's last step (the deregister-service action, on an action worker): tear the
+        framework down (TEARDOWN ends its executors) and wipe the store BEFORE the step, and so the
+        plan, reports COMPLETE. Cosmos removes the app at the first 200 COMPLETE: done afterwards, the
+        kill could land in between and leave the framework registered and the state behind. Then keep
+        serving the COMPLETE plan (exiting would make Marathon start a fresh framework). A failure
+        raises: the action fails (retryable) and the step retries what is left."""
+        LOG.info("uninstall complete: tearing down the framework and removing its state")
+        if self.stream is not None:
+            self.stream.stop()
+            self.stream = None
+        driver, self.driver = self.driver, None
+        self.core.call(lambda c: c.detach())      # no more Mesos calls, reconciliation or persistence
+        if driver is not None:
+            driver.stop(teardown=True)
+        if self.store is not None:
+            self.store.destroy()
+            self.store = None
 
     def shutdown(self):
         for part, stop in ((self.stream, lambda s: s.stop()), (self.driver, lambda d: d.stop(teardown=False)),
