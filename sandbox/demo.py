@@ -391,6 +391,24 @@ class DcosDemo:
         self.say("dcos scaleio uninstall (default level: the framework goes, ScaleIO and its volumes stay)")
         self.dcos("uninstall", "--yes", f"--timeout={self.args.timeout:.0f}")
 
+    def after_uninstall(self, host: str) -> None:
+        """The default uninstall leaves ScaleIO working: the volume still holds what the task wrote."""
+        import requests
+
+        from .workload import run_volume_task
+        self.say(f"after the uninstall: the framework is gone, the volume '{DEMO_VOLUME}' is still there")
+        info = self.up.info
+        frameworks = requests.get(f"{info['dcos_url']}/mesos/master/frameworks", timeout=30,
+                                  verify=info["dcos_ca_path"],
+                                  headers={"Authorization": f"token={info['dcos_acs_token']}"}).json()
+        registered = [f["name"] + ("" if f.get("active") else " (inactive)") for f in frameworks.get("frameworks", [])]
+        self.console.print(f"frameworks registered at the Mesos master: {', '.join(registered) or 'none'}")
+        with self.console.status("reading the volume from a new task..."):
+            result = run_volume_task(info["master"], host, DEMO_VOLUME, "cat data/hello data/written-at", timeout=180)
+        self.console.print(f"{result.state}: {result.stdout.rstrip()}")
+        if result.state != "TASK_FINISHED":
+            raise DemoFailed(f"the volume is not readable after the uninstall: {result.stderr[-500:]}")
+
     def keep(self, stop: threading.Event) -> None:
         info = self.up.info
         self.console.print(f"""
@@ -431,6 +449,7 @@ Ctrl-C stops everything.""")
                 self.keep(stop)
             else:
                 self.uninstall()
+                self.after_uninstall(host)
             self.say("done")
         except DemoFailed as exc:
             self.console.print(f"[bold red]demo failed:[/bold red] {exc}")
