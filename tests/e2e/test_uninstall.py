@@ -57,16 +57,13 @@ def steps(body) -> dict:
 
 
 def relaunch(up, uninstall: dict | None) -> None:
-    """Stop the scheduler and start it again with ``uninstall`` options (None: normal mode)."""
-    up.supervisor.stop()
+    """Restart the scheduler with ``uninstall`` options in uninstall mode (None: normal mode)."""
     opts = json.loads(up.options_file.read_text())
     opts.pop("uninstall", None)
     if uninstall is not None:
         opts["uninstall"] = uninstall
     write_private_json(up.options_file, opts)
-    up.scheduler_env["SDK_UNINSTALL"] = "true" if uninstall is not None else ""
-    up._start_scheduler()
-    up._wait_ready()
+    up.relaunch_scheduler({"SDK_UNINSTALL": "true" if uninstall is not None else ""})
 
 
 def master(up, path):
