@@ -4,6 +4,8 @@ installed and uninstalled through Cosmos behind the Admin Router; Marathon runs 
 scheduler, and Cosmos's SDK uninstall relaunches it in uninstall mode, waits for the plan, deletes it.
 Existing mode, one RHEL agent. In order (each test builds on the previous one's state):
 
+0. the scheduler, SIGKILLed, is relaunched by Marathon in a fresh sandbox and resumes from ZooKeeper
+   (same framework ID, the plan COMPLETE with no step run again);
 1. default level (``framework``): the app is deleted once the uninstall plan completed, the framework
    is torn down, its executors ended, its ZooKeeper node gone; ScaleIO, REX-Ray and the isolator keep
    working (a task with an external volume still runs);
@@ -134,6 +136,26 @@ def zk_node_exists(d, path):
         zk.close()
 
 
+def test_killed_scheduler_is_relaunched_by_marathon_and_resumes_from_zookeeper(dcos):
+    import os
+    import signal
+    code, before = dcos.plan()
+    fid = dcos.get(f"/service/{SERVICE}/v1/state/frameworkId").json()
+    task = dcos.up.marathon.runner(f"/{SERVICE}").task
+    old_id, old_sandbox = task.id, task.sandbox
+    os.kill(task.pid, signal.SIGKILL)
+    wait_for(lambda: (dcos.app() or {}).get("tasks") and dcos.app()["tasks"][0]["id"] != old_id
+             and dcos.app()["tasks"][0]["state"] == "TASK_RUNNING", 120, 0.5, "Marathon to relaunch the scheduler")
+    new = dcos.up.marathon.runner(f"/{SERVICE}").task
+    assert new.sandbox != old_sandbox and not (new.sandbox / "state.sqlite").exists()   # a fresh sandbox
+    after = wait_for(lambda: (lambda p: p[1] if p[0] == 200 else None)(dcos.plan()), 120, 0.5,
+                     "the relaunched scheduler to serve its plan")
+    assert dcos.get(f"/service/{SERVICE}/v1/state/frameworkId").json() == fid
+    # Resumed from ZooKeeper: every step COMPLETE with the attempts it had, nothing run again.
+    assert {n: (s["status"], s["attempts"]) for n, s in steps(after).items()} == \
+        {n: (s["status"], s["attempts"]) for n, s in steps(before).items()}
+
+
 def test_default_uninstall_deletes_the_app_and_keeps_volumes_working(dcos):
     from dcos_scaleio.sandbox.workload import run_volume_task
     (dcos.fid,) = dcos.frameworks()
@@ -148,12 +170,6 @@ def test_default_uninstall_deletes_the_app_and_keeps_volumes_working(dcos):
     assert sh(dcos.agent, "rpm", "-q", "EMC-ScaleIO-sdc").returncode == 0
 
 
-TEARDOWN_RACE = pytest.mark.xfail(
-    reason="the scheduler reports the uninstall plan COMPLETE before its TEARDOWN and store removal, and Cosmos "
-           "deletes it inside that window (requested from E1)", strict=False)
-
-
-@TEARDOWN_RACE
 def test_default_uninstall_tore_the_framework_down(dcos):
     fid = dcos.fid
     wait_for(lambda: fid in dcos.frameworks("completed_frameworks"), 20, what="the framework torn down")
@@ -218,7 +234,6 @@ def test_data_uninstall_in_existing_mode_removes_only_what_the_framework_install
     assert layout(after) == layout(before) and layout(before)["domains"]
 
 
-@TEARDOWN_RACE
 def test_data_uninstall_tore_the_framework_down(dcos):
     wait_for(lambda: not dcos.frameworks(), 20, what="every framework of the service torn down")
     assert not zk_node_exists(dcos, f"/dcos-service-{SERVICE}")
