@@ -179,7 +179,7 @@ TEARDOWN_RACE = pytest.mark.xfail(reason="uninstall TEARDOWN sent before the sch
 @TEARDOWN_RACE
 def test_default_uninstall_tore_the_framework_down(dcos):
     fid = dcos.fid
-    wait_for(lambda: fid in dcos.frameworks("completed_frameworks"), 20, what="the framework torn down")
+    wait_for(lambda: fid in dcos.frameworks("completed_frameworks"), 10, what="the framework torn down")
     assert not zk_node_exists(dcos, f"/dcos-service-{SERVICE}")
 
     def executors_gone():
@@ -241,5 +241,5 @@ def test_data_uninstall_in_existing_mode_removes_only_what_the_framework_install
 
 @TEARDOWN_RACE
 def test_data_uninstall_tore_the_framework_down(dcos):
-    wait_for(lambda: not dcos.frameworks(), 20, what="every framework of the service torn down")
+    wait_for(lambda: not dcos.frameworks(), 10, what="every framework of the service torn down")
     assert not zk_node_exists(dcos, f"/dcos-service-{SERVICE}")
