@@ -36,9 +36,13 @@ log = logging.getLogger(__name__)
 
 
 def _free_ip_prefix():
-    """A 127.X prefix whose first agent address is free on port 5051 (clusters may run side by side)."""
+    """A 127.X prefix whose first agent address is free on port 5051 (clusters may run side by side).
+
+    X is in 2..99: the ScaleIO world's tests take their addresses from 127.100-249 (see
+    tests/sandbox/scaleio/conftest.py), so agents of a cluster in another test process never
+    land on an address one of those tests' daemons listens on."""
     for _ in range(50):
-        second = random.randint(100, 250)
+        second = random.randint(2, 99)
         with socket.socket() as s:
             s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             try:
