@@ -107,6 +107,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> SchedulerConfig:
             errors = tuple(errors) + (FieldError("scaleio.admin_password_secret",
                                                  "the secret is not mapped: SCALEIO_ADMIN_PASSWORD is empty"),)
             options = None
+    if options is not None and options.artifacts.executor.url:
+        from .messages import artifact_basename
+        try:
+            artifact_basename(options.artifacts.executor.url)    # it reaches the executor's command line
+        except ValueError as exc:
+            errors, options = tuple(errors) + (FieldError("artifacts.executor.url", str(exc)),), None
     port = environ.get("PORT_API") or environ.get("PORT0") or "0"
     backoff = tuple(float(x) for x in environ.get("SCALEIO_RECONCILE_BACKOFF_S", "1,2,4,8,15").split(",") if x.strip())
     return SchedulerConfig(

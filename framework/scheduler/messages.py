@@ -11,6 +11,7 @@ import binascii
 import json
 import re
 import shlex
+import urllib.parse
 from typing import Mapping
 
 from dcos_scaleio.plan import AgentInfo, TaskStatusUpdate
@@ -70,7 +71,15 @@ def executor_info(eid: str, *, persona: str, options, artifact_url: str, dev_pyt
     persona-sized resources; the scheduler URL and this executor's token in its environment."""
     ex = options.service.executor
     cpus, mem = (ex.mdm_cpus, ex.mdm_mem) if persona == "mdm" else (ex.data_cpus, ex.data_mem)
-    if artifact_url:
+    sha256 = options.artifacts.executor.sha256 if artifact_url == options.artifacts.executor.url else ""
+    if artifact_url and _SHA256.match(sha256 or ""):
+        # The archive is checked before anything in it runs (as the Marathon template does for the
+        # scheduler): fetched as is, sha256sum -c, then unpacked.
+        name = artifact_basename(artifact_url)
+        check = f"printf '%s  %s\\n' {sha256} {shlex.quote(name)} | sha256sum -c - >&2"
+        command = {"value": f"{check} && tar -xzf {shlex.quote(name)} && exec ./dcos-scaleio-executor", "shell": True,
+                   "uris": [{"value": artifact_url, "extract": False, "executable": False, "cache": False}]}
+    elif artifact_url:
         command = {"value": "exec ./dcos-scaleio-executor", "shell": True,
                    "uris": [{"value": artifact_url, "extract": True, "executable": False, "cache": False}]}
     else:
@@ -80,6 +89,19 @@ def executor_info(eid: str, *, persona: str, options, artifact_url: str, dev_pyt
     return {"executor_id": {"value": eid}, "type": "CUSTOM",
             "name": f"ScaleIO executor ({persona})", "command": command,
             "resources": _resources(cpus, mem, role, allocation_role)}
+
+
+_ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(tar\.gz|tgz)$")
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def artifact_basename(url: str) -> str:
+    """The file name the Mesos fetcher gives ``url`` (its path's last segment); ValueError unless it
+    is a plain ``.tar.gz``/``.tgz`` name (it reaches a shell command)."""
+    name = urllib.parse.urlsplit(url).path.rsplit("/", 1)[-1]
+    if not _ARCHIVE_NAME.match(name):
+        raise ValueError(f"the executor artifact URL must end in a plain .tar.gz file name, not {name!r}")
+    return name
 
 
 def _resources(cpus: float, mem: float, role: str, allocation_role: str | None) -> list[dict]:

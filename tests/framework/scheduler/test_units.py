@@ -172,3 +172,31 @@ def test_config_from_file_and_the_mapped_secret(tmp_path):
     broken.write_text("{")
     bad = load_config({"SCALEIO_OPTIONS_FILE": str(broken)})
     assert not bad.ok and bad.service_name == "scaleio"
+
+
+def test_shipped_executor_archive_is_checked_against_its_sha256_before_it_runs():
+    sha = "ab" * 32
+    result = validate({"scaleio": {"admin_password": PASSWORD}, "agents": {"flavour": "mesos"},
+                       "artifacts": {"executor": {"url": "http://m/framework/dcos-scaleio-executor.tar.gz",
+                                                  "sha256": sha}}})
+    assert result.ok, result.errors
+    o = result.options
+    ex = messages.executor_info("e", persona="data", options=o, artifact_url=o.artifacts.executor.url,
+                                dev_python="", scheduler_url="u", token="t")
+    uri = ex["command"]["uris"][0]
+    assert uri["extract"] is False and uri["value"] == o.artifacts.executor.url
+    assert ex["command"]["value"] == (
+        f"printf '%s  %s\\n' {sha} dcos-scaleio-executor.tar.gz | sha256sum -c - >&2 && "
+        "tar -xzf dcos-scaleio-executor.tar.gz && exec ./dcos-scaleio-executor")
+    for bad in ("http://m/x.tar.gz;reboot", "http://m/$(id).tar.gz", "http://m/exec.zip", "http://m/"):
+        with pytest.raises(ValueError):
+            messages.artifact_basename(bad)
+
+
+def test_an_executor_url_unfit_for_the_command_line_is_an_option_error(tmp_path):
+    opts = {"scaleio": {"admin_password": PASSWORD}, "agents": {"flavour": "mesos"},
+            "artifacts": {"executor": {"url": "http://m/dl?f=executor", "sha256": "ab" * 32}}}
+    f = tmp_path / "o.json"
+    f.write_text(json.dumps(opts))
+    cfg = load_config({"SCALEIO_OPTIONS_FILE": str(f)})
+    assert cfg.options is None and [e.path for e in cfg.errors] == ["artifacts.executor.url"]
