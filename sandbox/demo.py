@@ -424,7 +424,7 @@ class DcosDemo:
   curl --cacert $DCOS_TLS_CA_PATH -H "Authorization: token=$DCOS_ACS_TOKEN" $DCOS_URL/service/marathon/v2/apps
 
 Users: {', '.join(f'{u} / {p}' for u, p in info['users'].items())} (POST $DCOS_URL/acs/api/v1/auth/login).
-Ctrl-C stops everything.""")
+Ctrl-C stops everything.""", soft_wrap=True)   # no wrapping: the lines are meant to be copied
         while not stop.wait(1.0):
             pass
 
@@ -458,7 +458,7 @@ Ctrl-C stops everything.""")
             self.stop()
             for s, handler in previous.items():
                 signal.signal(s, handler)
-            if self.args.state_dir is None and not self.args.keep:
+            if self.args.state_dir is None:   # a temp dir (it holds the admin password): gone once stopped
                 import shutil
                 shutil.rmtree(self.state_dir, ignore_errors=True)
         self.console.print(f"stopped; nothing left running ({time.monotonic() - self.started:.0f} s in all)")
