@@ -33,10 +33,14 @@ DEPLOY_TIMEOUT_S = 240
 def start_up(agents: int, *, options=None, scheduler_env=None, **kwargs):
     """A started SandboxUp with :data:`FAST_OPTIONS`/:data:`FAST_ENV` under the caller's values.
     Executors run the built artifact (what ships; built once per run) unless ``E2E_DEV_EXECUTOR=1``
-    (``python -m dcos_scaleio.framework.executor``: quicker iterations while the code changes)."""
+    (``python -m dcos_scaleio.framework.executor``: quicker iterations while the code changes).
+    ``E2E_KEEP_DIR=<dir>`` keeps each world's state dir (scheduler and agent logs) under ``<dir>``."""
     from dcos_scaleio.sandbox.up import SandboxUp, deep_merge
     if os.environ.get("E2E_DEV_EXECUTOR") == "1":
         kwargs.setdefault("dev_executor", True)
+    if os.environ.get("E2E_KEEP_DIR"):      # debugging: the world's state dir (logs) is left behind
+        import tempfile
+        kwargs.setdefault("state_dir", tempfile.mkdtemp(prefix="e2e-", dir=os.environ["E2E_KEEP_DIR"]))
     up = SandboxUp(agents, options=deep_merge(FAST_OPTIONS, options or {}),
                    scheduler_env={**FAST_ENV, **(scheduler_env or {})}, **kwargs)
     return up.start()
