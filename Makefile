@@ -2,7 +2,7 @@
 PY := .venv/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: install demo test test-fast artifacts cli clean
+.PHONY: install demo test test-fast artifacts cli universe clean
 
 install:
 	@bash scripts/install.sh
@@ -22,6 +22,12 @@ artifacts: install
 # as build/artifacts/dcos-scaleio-cli-linux-x86-64.zip + .sha256, for resource.json's cli.binaries.
 cli: install
 	bash scripts/build-artifacts.sh --only cli
+
+# The Universe package and a v4 repository index (build/universe/repo.json) for the built artifacts,
+# served from ARTIFACTS_URL (an operator mirror; default: this build folder).
+ARTIFACTS_URL ?= file://$(CURDIR)/build/artifacts
+universe: artifacts cli
+	$(PY) packaging/universe.py --artifacts-url $(ARTIFACTS_URL)
 
 # The pure-core unit tests only (no sandbox processes); handy while editing the plan engine.
 test-fast: install
