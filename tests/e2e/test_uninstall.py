@@ -144,8 +144,10 @@ def test_killed_scheduler_is_relaunched_by_marathon_and_resumes_from_zookeeper(d
     task = dcos.up.marathon.runner(f"/{SERVICE}").task
     old_id, old_sandbox = task.id, task.sandbox
     os.kill(task.pid, signal.SIGKILL)
-    wait_for(lambda: (dcos.app() or {}).get("tasks") and dcos.app()["tasks"][0]["id"] != old_id
-             and dcos.app()["tasks"][0]["state"] == "TASK_RUNNING", 120, 0.5, "Marathon to relaunch the scheduler")
+    def relaunched():
+        tasks = (dcos.app() or {}).get("tasks") or [{}]   # one read per check: the task list changes meanwhile
+        return tasks[0].get("id") not in (None, old_id) and tasks[0].get("state") == "TASK_RUNNING"
+    wait_for(relaunched, 120, 0.5, "Marathon to relaunch the scheduler")
     new = dcos.up.marathon.runner(f"/{SERVICE}").task
     assert new.sandbox != old_sandbox and not (new.sandbox / "state.sqlite").exists()   # a fresh sandbox
     after = wait_for(lambda: (lambda p: p[1] if p[0] == 200 else None)(dcos.plan()), 120, 0.5,
