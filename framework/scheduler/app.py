@@ -237,6 +237,12 @@ class SchedulerApp:
         kill could land in between and leave the framework registered and the state behind. Then keep
         serving the COMPLETE plan (exiting would make Marathon start a fresh framework). A failure
         raises: the action fails (retryable) and the step retries what is left."""
+        # TEARDOWN needs a subscribed driver (the step may be ready before the subscription is).
+        deadline = time.monotonic() + 30.0
+        while self.driver is not None and not self.core.call(lambda c: c.subscribed):
+            if time.monotonic() > deadline:
+                raise RuntimeError("not subscribed to the Mesos master: cannot tear the framework down yet")
+            time.sleep(0.1)
         LOG.info("uninstall complete: tearing down the framework and removing its state")
         if self.stream is not None:
             self.stream.stop()
