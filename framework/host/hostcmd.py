@@ -285,6 +285,33 @@ def _kill_group(proc: subprocess.Popen) -> None:
         pass
 
 
+def agent_address(environ=None) -> str | None:
+    """This host's own address as its Mesos agent knows it (``MESOS_AGENT_ENDPOINT`` = ``ip:port``,
+    set for every executor), or None outside an executor or when it is not a plain IPv4 address."""
+    import ipaddress
+    host = (os.environ if environ is None else environ).get("MESOS_AGENT_ENDPOINT", "").rpartition(":")[0]
+    try:
+        return str(ipaddress.IPv4Address(host))
+    except ValueError:
+        return None
+
+
+def local_address_for(port: int, environ=None) -> str:
+    """The address to reach this host's own listener on ``port``: the agent's address when the
+    listener is bound to it or to a wildcard, else loopback for a wildcard, else the first bound one.
+
+    Why not just the first listener: on hosts that share a network namespace (containers, and the
+    sandbox's agents) /proc/net/tcp also lists *other* hosts' listeners on the same port."""
+    addrs = listening_ports().get(port, [])
+    wildcard = any(a in ("0.0.0.0", "::") for a in addrs)
+    own = agent_address(environ)
+    if own and (own in addrs or wildcard):
+        return own
+    if wildcard or not addrs:
+        return "127.0.0.1"
+    return addrs[0]
+
+
 def listening_ports() -> dict[int, list[str]]:
     """TCP ports in LISTEN state on this machine's network namespace -> local addresses (IPv4)."""
     ports: dict[int, list[str]] = {}

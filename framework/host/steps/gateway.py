@@ -14,7 +14,7 @@ from __future__ import annotations
 import warnings
 
 from .. import services, validate as v
-from ..hostcmd import listening_ports
+from ..hostcmd import local_address_for
 from ..step import Step, StepError
 from .common import SCALEIO, spec
 from .deps import GATEWAY, MDM, install_prerequisites, missing_prerequisites
@@ -111,8 +111,7 @@ class Gateway(Step):
         """
         import requests
         import urllib3
-        addrs = [a for a in listening_ports().get(port, []) if a not in ("0.0.0.0", "::")] or ["127.0.0.1"]
-        url = f"https://{addrs[0]}:{port}/api/login"
+        url = f"https://{local_address_for(port)}:{port}/api/login"
         last = {}
 
         def logged_in():
