@@ -17,6 +17,8 @@ import pathlib
 import threading
 import urllib.parse
 
+from .httpd import ServedHTTP, threading_server
+
 _CHUNK = 1 << 16
 
 
@@ -24,7 +26,7 @@ def _is_loopback(host: str) -> bool:
     return host == "localhost" or host.startswith("127.")
 
 
-class Mirror:
+class Mirror(ServedHTTP):
     """Serve ``directory`` over HTTP on a loopback address. ``port=0`` picks a free port."""
 
     def __init__(self, directory, host: str = "127.0.0.1", port: int = 0):
@@ -33,8 +35,6 @@ class Mirror:
         self.directory = pathlib.Path(directory).resolve()
         self.host = host
         self.port = port
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._faults: dict[str, tuple[str, int]] = {}
         self._sha_cache: dict[str, tuple[tuple, str]] = {}
@@ -42,7 +42,7 @@ class Mirror:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Mirror":
-        if self._server is not None:
+        if self.running:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
         mirror = self
@@ -50,35 +50,12 @@ class Mirror:
         class Handler(_Handler):
             owner = mirror
 
-        server = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
-        server.daemon_threads = True
-        self._server = server
-        self.port = server.server_address[1]
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"mirror-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return self._serve(threading_server((self.host, self.port), Handler), "mirror")
 
     @property
     def url(self) -> str:
         """Base URL without a trailing slash, e.g. ``http://127.0.0.1:41234``."""
-        if self._server is None:
-            raise RuntimeError("mirror not started")
-        return f"http://{self.host}:{self.port}"
+        return self._base_url("http", "mirror not started")
 
     def url_for(self, filename: str) -> str:
         return f"{self.url}/{urllib.parse.quote(self._relpath(filename))}"

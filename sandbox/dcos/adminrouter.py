@@ -44,6 +44,7 @@ import urllib.parse
 from http.cookies import SimpleCookie
 from typing import Callable, Optional, Union
 
+from ..httpd import ServedHTTP
 from ..scaleio import tls
 from .iam import JWKS_PATH, LOGIN_PATH, Iam, InvalidToken
 
@@ -103,7 +104,7 @@ def _split_upstream(url: str) -> tuple[str, str, int, str]:
     return parts.scheme, parts.hostname, port, parts.path.rstrip("/")
 
 
-class AdminRouter:
+class AdminRouter(ServedHTTP):
     """The Admin Router (see the module docstring). ``start()``/``stop()``; also a context manager."""
 
     def __init__(self, iam: Iam, tls_dir, *, host: str = "127.0.0.1", port: int = 0,
@@ -122,8 +123,6 @@ class AdminRouter:
         self._lock = threading.Lock()
         self._prefixes: dict[str, Upstream] = {}
         self._resolvers: list[Callable[[str], Optional[str]]] = list(resolvers)
-        self._server: _TlsServer | None = None
-        self._thread: threading.Thread | None = None
         if mesos_master:
             master = mesos_master if "://" in mesos_master else f"http://{mesos_master}"
             self.register_prefix("/mesos", master)
@@ -149,7 +148,7 @@ class AdminRouter:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "AdminRouter":
-        if self._server is not None:
+        if self.running:
             return self
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self._cert, self._key)
@@ -158,33 +157,12 @@ class AdminRouter:
         class Handler(_Handler):
             owner = router
 
-        self._server = _TlsServer((self.host, self.port), Handler, ctx)
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"adminrouter-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is None:
-            return
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
-        self._server = None
-
-    def __enter__(self) -> "AdminRouter":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
+        return self._serve(_TlsServer((self.host, self.port), Handler, ctx), "adminrouter")
 
     @property
     def url(self) -> str:
         """``https://127.0.0.1:P`` (no trailing slash): the cluster's ``dcos_url``."""
-        if self._server is None:
-            raise RuntimeError("the Admin Router is not started")
-        return f"https://{self.host}:{self.port}"
+        return self._base_url("https", "the Admin Router is not started")
 
     def log_access(self, line: str) -> None:
         if self.access_log is None:

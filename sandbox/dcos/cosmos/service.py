@@ -34,10 +34,10 @@ from __future__ import annotations
 import http.server
 import json
 import logging
-import threading
 
 from dcos_scaleio.options.schema import deep_merge
 
+from ...httpd import ServedHTTP, threading_server
 from . import media
 from .errors import CosmosError, package_not_installed
 from .marathon import MarathonClient, normalize_app_id
@@ -83,7 +83,7 @@ def _field(body: dict, name: str, kind, required: bool = False):
     return value
 
 
-class Cosmos:
+class Cosmos(ServedHTTP):
     def __init__(self, marathon_url: str, *, mesos_url: str | None = None, repositories=(),
                  service_url=None, host: str = "127.0.0.1", port: int = 0,
                  uninstall_poll_s: float = 1.0, uninstall_timeout_s: float = 900.0, fetch=None):
@@ -95,39 +95,21 @@ class Cosmos:
         self.service_url = service_url or self._task_address
         self.sdk = SdkUninstalls(self.marathon, self.service_url, uninstall_poll_s, uninstall_timeout_s)
         self.host, self.port = host, port
-        self._server = None
-        self._thread = None
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Cosmos":
-        if self._server is not None:
+        if self.running:
             return self
         cosmos = self
 
         class Handler(_Handler):
             owner = cosmos
 
-        self._server = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"cosmos-{self.port}", daemon=True)
-        self._thread.start()
-        return self
+        return self._serve(threading_server((self.host, self.port), Handler), "cosmos")
 
     def stop(self) -> None:
         self.sdk.stop()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        self._stop_serving()
 
     @property
     def url(self) -> str:

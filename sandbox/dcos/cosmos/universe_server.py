@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import http.server
 import pathlib
-import threading
+
+from ...httpd import ServedHTTP, threading_server
 
 __all__ = ["UniverseServer", "build_repo", "DEFAULT_TYPE"]
 
@@ -34,14 +35,12 @@ def build_repo(artifacts_url: str, out_dir, timeout: float = 120.0) -> pathlib.P
     return pathlib.Path(json.loads(proc.stdout.strip().splitlines()[-1])["repo"])
 
 
-class UniverseServer:
+class UniverseServer(ServedHTTP):
     def __init__(self, repo_file, host: str = "127.0.0.1", port: int = 0):
         if not (host == "localhost" or host.startswith("127.")):
             raise ValueError("the Universe server binds loopback addresses only")
         self.repo_file = pathlib.Path(repo_file)
         self.host, self.port = host, port
-        self._server = None
-        self._thread = None
 
     def content_type(self) -> str:
         for candidate in (self.repo_file.with_name(self.repo_file.name + ".content_type"),
@@ -51,7 +50,7 @@ class UniverseServer:
         return DEFAULT_TYPE
 
     def start(self) -> "UniverseServer":
-        if self._server is not None:
+        if self.running:
             return self
         owner = self
 
@@ -70,26 +69,7 @@ class UniverseServer:
                 self.end_headers()
                 self.wfile.write(body)
 
-        self._server = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"universe-{self.port}", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
-
-    def __enter__(self):
-        return self.start()
-
-    def __exit__(self, *exc):
-        self.stop()
+        return self._serve(threading_server((self.host, self.port), Handler), "universe")
 
     @property
     def repo_url(self) -> str:

@@ -43,6 +43,7 @@ import traceback
 import urllib.parse
 import uuid
 
+from ...httpd import ServedHTTP, threading_server
 from .appdef import Invalid, matches_selector, normalize, normalize_id
 from .tasks import AppRunner, iso_now
 
@@ -92,7 +93,7 @@ class _Deployment:
                 "currentStep": 1, "totalSteps": 1}
 
 
-class Marathon:
+class Marathon(ServedHTTP):
     """Apps, deployments and the HTTP API. Thread-safe."""
 
     def __init__(self, work_dir, *, host: str = "127.0.0.1", port: int = 0, task_env: dict | None = None):
@@ -108,13 +109,11 @@ class Marathon:
         self._apps: dict[str, _App] = {}
         self._deployments: dict[str, _Deployment] = {}
         self._retired: list[AppRunner] = []
-        self._server: http.server.ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
         self._stopping = threading.Event()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "Marathon":
-        if self._server is not None:
+        if self.running:
             return self
         self.work_dir.mkdir(parents=True, exist_ok=True)
         marathon = self
@@ -122,22 +121,12 @@ class Marathon:
         class Handler(_Handler):
             owner = marathon
 
-        self._server = http.server.ThreadingHTTPServer((self.host, self.port), Handler)
-        self._server.daemon_threads = True
-        self.port = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.2},
-                                        name=f"marathon-{self.port}", daemon=True)
-        self._thread.start()
-        return self
+        return self._serve(threading_server((self.host, self.port), Handler), "marathon")
 
     def stop(self) -> None:
         """Stop serving, cancel every deployment and kill every task."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._thread.join(timeout=5)
-            self._server = None
+        self._stop_serving()
         with self._lock:
             deployments = list(self._deployments.values())
             apps = list(self._apps.values())
@@ -152,17 +141,9 @@ class Marathon:
                     app.runner.stop()
                     app.runner = None
 
-    def __enter__(self) -> "Marathon":
-        return self.start()
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
-        if self._server is None:
-            raise RuntimeError("Marathon is not started")
-        return f"http://{self.host}:{self.port}"
+        return self._base_url("http", "Marathon is not started")
 
     # ------------------------------------------------------------------ views
     def _app_json(self, app: _App, *, tasks: bool, failure: bool) -> dict:
