@@ -9,12 +9,14 @@ server against it), so the reference cannot drift from the server: regenerate af
 """
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT / "docs") not in sys.path:   # run as a script or loaded by path (tests): find docgen beside us
+    sys.path.insert(0, str(ROOT / "docs"))
+import docgen  # noqa: E402
 TARGET = ROOT / "docs" / "api.md"
 METHODS = ("get", "put", "post", "delete", "patch")
 
@@ -153,18 +155,10 @@ def load_document(path: str | None = None) -> dict:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--from", dest="source", help="a saved OpenAPI JSON document instead of the code's")
-    ap.add_argument("--check", action="store_true", help="only check that docs/api.md is current")
-    args = ap.parse_args(argv)
-    text = generate(load_document(args.source))
-    if args.check:
-        if not TARGET.is_file() or TARGET.read_text(encoding="utf-8") != text:
-            print(f"{TARGET} is stale: run .venv/bin/python docs/gen_api.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    return 0
+    return docgen.main(argv, doc=__doc__, script="docs/gen_api.py", target=TARGET,
+                       generate=lambda args: generate(load_document(args.source)),
+                       add_arguments=lambda ap: ap.add_argument(
+                           "--from", dest="source", help="a saved OpenAPI JSON document instead of the code's"))
 
 
 if __name__ == "__main__":

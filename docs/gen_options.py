@@ -9,12 +9,14 @@ item fields. Each row names the environment variable the Marathon template passe
 """
 from __future__ import annotations
 
-import argparse
 import json
 import pathlib
 import sys
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
+if str(ROOT / "docs") not in sys.path:   # run as a script or loaded by path (tests): find docgen beside us
+    sys.path.insert(0, str(ROOT / "docs"))
+import docgen  # noqa: E402
 SCHEMA = ROOT / "universe" / "config.json"
 TARGET = ROOT / "docs" / "options.md"
 
@@ -128,17 +130,8 @@ def generate(schema: dict | None = None) -> str:
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--check", action="store_true", help="only check that docs/options.md is current")
-    args = ap.parse_args(argv)
-    text = generate()
-    if args.check:
-        if not TARGET.is_file() or TARGET.read_text(encoding="utf-8") != text:
-            print(f"{TARGET} is stale: run .venv/bin/python docs/gen_options.py", file=sys.stderr)
-            return 1
-        return 0
-    TARGET.write_text(text, encoding="utf-8")
-    return 0
+    return docgen.main(argv, doc=__doc__, script="docs/gen_options.py", target=TARGET,
+                       generate=lambda args: generate())
 
 
 if __name__ == "__main__":
