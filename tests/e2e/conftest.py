@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import json
 import os
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+
+from support.waiting import wait_for
 
 # Timings that keep the suite fast: a failed step is retried after 0.5-1 s; the scheduler gives up
 # on unanswered reconciliations after 4 s; a silent master stream is noticed after 6 s.
@@ -102,14 +103,7 @@ class E2E:
 
     def wait(self, fn, timeout: float, what: str, interval: float = 0.3):
         """Poll ``fn`` until truthy; fail with the last value after ``timeout`` s."""
-        deadline = time.monotonic() + timeout
-        last = None
-        while time.monotonic() < deadline:
-            last = fn()
-            if last:
-                return last
-            time.sleep(interval)
-        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}; last: {last!r}")
+        return wait_for(fn, timeout, what, interval=interval)
 
     def wait_plan(self, up, timeout: float = DEPLOY_TIMEOUT_S, until=("COMPLETE", "ERROR")) -> dict:
         """The deploy plan once its status is one of ``until``."""

@@ -16,29 +16,18 @@ Existing mode, one RHEL agent. In order (each test builds on the previous one's 
    REX-Ray, the isolator flags restored) and, in existing mode, nothing it did not create.
 """
 import json
-import time
 
 import pytest
 import requests
 
 from dcos_scaleio.sandbox.dcos.cosmos.universe_server import UniverseServer, build_repo
 from dcos_scaleio.sandbox.up import SandboxUp
+from support.waiting import wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root, pytest.mark.timeout(900)]
 
 CONFIRM = "yes-really-destroy-data"
 SERVICE = "scaleio"
-
-
-def wait_for(fn, timeout=60.0, interval=0.25, what="condition"):
-    deadline = time.monotonic() + timeout
-    last = None
-    while time.monotonic() < deadline:
-        last = fn()
-        if last:
-            return last
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
 
 
 class Dcos:
@@ -74,7 +63,7 @@ class Dcos:
         def done():
             code, body = self.plan()
             return body if body.get("status") in ("COMPLETE", "ERROR") else None
-        return wait_for(done, timeout, 0.5, "the deploy plan to finish")
+        return wait_for(done, timeout, "the deploy plan to finish", interval=0.5)
 
     def app(self):
         r = self.get(f"/service/marathon/v2/apps/{SERVICE}")
@@ -147,11 +136,11 @@ def test_killed_scheduler_is_relaunched_by_marathon_and_resumes_from_zookeeper(d
     def relaunched():
         tasks = (dcos.app() or {}).get("tasks") or [{}]   # one read per check: the task list changes meanwhile
         return tasks[0].get("id") not in (None, old_id) and tasks[0].get("state") == "TASK_RUNNING"
-    wait_for(relaunched, 120, 0.5, "Marathon to relaunch the scheduler")
+    wait_for(relaunched, 120, "Marathon to relaunch the scheduler", interval=0.5)
     new = dcos.up.marathon.runner(f"/{SERVICE}").task
     assert new.sandbox != old_sandbox and not (new.sandbox / "state.sqlite").exists()   # a fresh sandbox
-    after = wait_for(lambda: (lambda p: p[1] if p[0] == 200 else None)(dcos.plan()), 120, 0.5,
-                     "the relaunched scheduler to serve its plan")
+    after = wait_for(lambda: (lambda p: p[1] if p[0] == 200 else None)(dcos.plan()), 120,
+                     "the relaunched scheduler to serve its plan", interval=0.5)
     assert dcos.get(f"/service/{SERVICE}/v1/state/frameworkId").json() == fid
     # Resumed from ZooKeeper: every step COMPLETE with the attempts it had, nothing run again.
     assert {n: (s["status"], s["attempts"]) for n, s in steps(after).items()} == \
@@ -164,7 +153,7 @@ def test_default_uninstall_deletes_the_app_and_keeps_volumes_working(dcos):
     assert zk_node_exists(dcos, f"/dcos-service-{SERVICE}")
     result = dcos.uninstall()
     assert [r["appId"] for r in result["results"]] == [f"/{SERVICE}"]
-    wait_for(lambda: dcos.app() is None, 120, 0.5, "Cosmos to delete the app")
+    wait_for(lambda: dcos.app() is None, 120, "Cosmos to delete the app", interval=0.5)
     assert dcos.up.cosmos.sdk.state(SERVICE)["state"] == "done"
     result = run_volume_task(dcos.info["master"], dcos.agent.hostname, "keep1",
                              "echo kept > data/f && cat data/f", timeout=90)
@@ -198,7 +187,7 @@ def test_software_refused_while_a_volume_exists_and_data_needs_confirmation(dcos
     def refused():
         code, body = dcos.plan()
         return body if body.get("status") == "ERROR" and "preflight" in [p["name"] for p in body["phases"]] else None
-    body = wait_for(refused, 120, 0.5, "the software uninstall to be refused")
+    body = wait_for(refused, 120, "the software uninstall to be refused", interval=0.5)
     check = steps(body)["volumes:[check]"]
     assert check["status"] == "ERROR" and "1 volume(s) exist" in check["reason"] and "keep1" in check["reason"]
     assert all(s["status"] == "PENDING" for n, s in steps(body).items() if n != "volumes:[check]")
@@ -209,7 +198,7 @@ def test_software_refused_while_a_volume_exists_and_data_needs_confirmation(dcos
     def options_refused():
         code, body = dcos.plan()
         return body if code == 417 and "uninstall.confirm" in json.dumps(body) else None
-    wait_for(options_refused, 120, 0.5, "the data uninstall to be refused for its options")
+    wait_for(options_refused, 120, "the data uninstall to be refused for its options", interval=0.5)
     assert dcos.get(f"/service/{SERVICE}/v1/health").status_code == 500
     assert dcos.app() is not None
     for pkg in ("EMC-ScaleIO-sdc", "EMC-ScaleIO-sds"):
@@ -224,11 +213,11 @@ def test_data_uninstall_in_existing_mode_removes_only_what_the_framework_install
     dcos.update({"uninstall": {"level": "data", "confirm": CONFIRM}})
     # (The refused options' plan has no phases; the relaunched scheduler's uninstall plan has its preflight.)
     wait_for(lambda: "preflight" in [x["name"] for x in dcos.plan()[1].get("phases", [])],
-             120, 0.5, "the scheduler relaunched with the confirmed options")
+             120, "the scheduler relaunched with the confirmed options", interval=0.5)
     # The refused check is recorded; the operator retries it once the volume is gone.
     r = dcos.post(f"/service/{SERVICE}/v1/plans/deploy/restart", params={"phase": "preflight"})
     assert r.status_code == 200, r.text
-    wait_for(lambda: dcos.app() is None, 180, 0.5, "Cosmos to delete the app after the data uninstall")
+    wait_for(lambda: dcos.app() is None, 180, "Cosmos to delete the app after the data uninstall", interval=0.5)
     for pkg in ("EMC-ScaleIO-sdc", "EMC-ScaleIO-sds"):
         assert sh(dcos.agent, "rpm", "-q", pkg).returncode != 0, pkg
     assert "docker/volume" not in (dcos.agent.root.read_text("/etc/mesos-slave/isolation") or "")

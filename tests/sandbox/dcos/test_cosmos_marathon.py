@@ -5,7 +5,6 @@ import base64
 import json
 import pathlib
 import sys
-import time
 
 import pytest
 import requests
@@ -16,6 +15,7 @@ from dcos_scaleio.sandbox.dcos.marathon import Marathon
 HERE = pathlib.Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from test_cosmos_support import RepoServer, check_schema, error_of, rpc, sample_package  # noqa: E402
+from support.waiting import wait_for  # noqa: E402
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.timeout(120)]
 
@@ -57,16 +57,6 @@ def world(tmp_path_factory):
         cosmos.stop()
         marathon.stop()
         repo.stop()
-
-
-def wait_for(fn, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = fn()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def app(marathon, app_id):

@@ -5,7 +5,6 @@ import os
 import signal
 import sys
 import tarfile
-import time
 import zipfile
 
 import pytest
@@ -14,6 +13,7 @@ import requests
 from dcos_scaleio.sandbox.dcos.front import DcosFront
 from dcos_scaleio.sandbox.dcos.marathon import Marathon
 from dcos_scaleio.sandbox.mirror import Mirror
+from support.waiting import pid_alive, wait_for
 
 pytestmark = pytest.mark.sandbox
 
@@ -22,25 +22,6 @@ pytestmark = pytest.mark.sandbox
 CMD = ("test -x hello.sh && test -f tools/bin/tool.txt && test -f zipped/z.txt && test -f raw.tar.gz "
        "&& env > env.txt && touch healthy "
        f"&& exec {sys.executable} -m http.server $PORT_API --bind 127.0.0.1")
-
-
-def _wait(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +81,7 @@ def _healthy_task(session, base, not_id=None):
         if app["tasksHealthy"] == 1 and tasks and tasks[0]["id"] != not_id:
             return tasks[0]
         return None
-    return _wait(check, 30, "a healthy task" + (f" other than {not_id}" if not_id else ""))
+    return wait_for(check, 30, "a healthy task" + (f" other than {not_id}" if not_id else ""))
 
 
 def _task_env(session, front):
@@ -118,7 +99,7 @@ def test_app_lifecycle_through_the_admin_router(cluster, mirror):
     assert r.status_code == 201, r.text
     assert r.json()["id"] == "/web" and r.json()["deployments"]
     assert session.post(base + "/v2/apps", json=_app(mirror), timeout=10).status_code == 409
-    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the deployment")
+    wait_for(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the deployment")
 
     # Healthy; reachable as /service/web through its DCOS_SERVICE_* labels; Marathon's environment.
     first = _healthy_task(session, base)
@@ -154,7 +135,7 @@ def test_app_lifecycle_through_the_admin_router(cluster, mirror):
     r = session.put(base + "/v2/apps/web", json={"env": {"GREETING": "two"}}, timeout=10)
     assert r.status_code == 200 and r.json()["deploymentId"]
     fourth = _healthy_task(session, base, not_id=third["id"])
-    assert not _alive(old_pid)
+    assert not pid_alive(old_pid)
     # (its deployment is over as soon as the new task is healthy: no 409 for the delete below)
     assert _task_env(session, front)["GREETING"] == "two"
     app = session.get(base + "/v2/apps/web", timeout=10).json()["app"]
@@ -166,9 +147,9 @@ def test_app_lifecycle_through_the_admin_router(cluster, mirror):
     r = session.delete(base + "/v2/apps/web", timeout=10)
     assert r.status_code == 200 and r.json()["deploymentId"]
     assert session.get(base + "/v2/apps/web", timeout=10).status_code == 404
-    _wait(lambda: not _alive(pid), 30, "the deleted app's process to exit")
+    wait_for(lambda: not pid_alive(pid), 30, "the deleted app's process to exit")
     assert session.get(front.url + "/service/web/env.txt", timeout=10).status_code == 404
-    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
+    wait_for(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
 
 
 def test_validation_locking_and_fetch_failures(cluster, mirror):
@@ -186,7 +167,7 @@ def test_validation_locking_and_fetch_failures(cluster, mirror):
     broken = {"id": "/broken", "cmd": "sleep 600", "fetch": [{"uri": mirror.url_for("missing.tar.gz")}],
               "backoffSeconds": 0.2, "backoffFactor": 1.0}
     assert session.post(base + "/v2/apps", json=broken, timeout=10).status_code == 201
-    failure = _wait(lambda: session.get(base + "/v2/apps/broken", timeout=10).json()["app"].get("lastTaskFailure"),
+    failure = wait_for(lambda: session.get(base + "/v2/apps/broken", timeout=10).json()["app"].get("lastTaskFailure"),
                     30, "the failed fetch to be reported")
     assert failure["state"] == "TASK_FAILED" and "missing.tar.gz" in failure["message"]
     [dep] = session.get(base + "/v2/deployments", timeout=10).json()
@@ -195,7 +176,7 @@ def test_validation_locking_and_fetch_failures(cluster, mirror):
     assert locked.status_code == 409 and locked.json()["deployments"] == [{"id": dep["id"]}]
     assert session.delete(base + "/v2/apps/broken", timeout=10).status_code == 409
     assert session.delete(base + "/v2/apps/broken?force=true", timeout=10).status_code == 200
-    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
+    wait_for(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
     assert session.get(base + "/v2/apps", timeout=10).json()["apps"] == []
 
 
@@ -227,6 +208,6 @@ def test_rollback_of_an_update_restores_the_previous_definition(cluster):
         runner = marathon.runner("/roll")   # None while one version is swapped for the other
         task = runner.task if runner is not None else None
         return task is not None and task.state == "TASK_RUNNING" and runner.app["env"] == {"V": "1"}
-    _wait(rolled_back, 30, "the rolled-back task")
+    wait_for(rolled_back, 30, "the rolled-back task")
     assert session.delete(base + "/v2/apps/roll?force=true", timeout=10).status_code == 200
-    _wait(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")
+    wait_for(lambda: session.get(base + "/v2/deployments", timeout=10).json() == [], 30, "the removal")

@@ -7,11 +7,12 @@ import signal
 import stat
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 
 import pytest
+
+from support.waiting import pid_alive, wait_for
 
 # The timeout covers the one-time artifact builds (both programs) on a loaded machine.
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root, pytest.mark.timeout(900)]
@@ -39,14 +40,6 @@ def _descendants(root_pid: int) -> set[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
-
-
 def _working_in(directory: str) -> set[int]:
     """Live processes whose working directory is inside ``directory``."""
     found = set()
@@ -56,7 +49,7 @@ def _working_in(directory: str) -> set[int]:
                 cwd = os.readlink(f"/proc/{entry}/cwd")
             except OSError:
                 continue
-            if (cwd == directory or cwd.startswith(directory + "/")) and _alive(int(entry)):
+            if (cwd == directory or cwd.startswith(directory + "/")) and pid_alive(int(entry)):
                 found.add(int(entry))
     return found
 
@@ -84,17 +77,6 @@ def _get(url: str):
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:
         return exc.code, json.loads(exc.read() or b"null")
-
-
-def _wait_for(cond, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        time.sleep(0.1)
 
 
 @pytest.fixture
@@ -149,12 +131,12 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
     runs = os.path.join(state_dir, "mesos", "agents", "*", "work", "slaves", "*", "frameworks", "*", "executors", "*",
                         "runs", "*", "dcos-scaleio-executor")
     try:
-        _wait_for(lambda: glob.glob(runs), 60, "an executor launched from the artifact")
+        wait_for(lambda: glob.glob(runs), 60, "an executor launched from the artifact")
     except AssertionError as exc:
         raise AssertionError(f"{exc}; scheduler log:\n{_tail(state_dir, 'scheduler/stderr')}") from None
 
     # The real scheduler answers its deploy plan (SDK shape).
-    status, plan = _wait_for(lambda: _get(info["scheduler_api"] + "/v1/plans/deploy"), 30, "the deploy plan")
+    status, plan = wait_for(lambda: _get(info["scheduler_api"] + "/v1/plans/deploy"), 30, "the deploy plan")
     assert status in (200, 202, 417)
     assert plan["phases"] and plan["phases"][0]["steps"] and isinstance(plan["status"], str)
 
@@ -162,11 +144,11 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
     first = info["scheduler_pid"]
     assert int(open(info["pid_file"]).read()) == first
     os.kill(first, signal.SIGKILL)
-    second = _wait_for(lambda: (lambda p: p if p != first else None)(int(open(info["pid_file"]).read() or 0)),
+    second = wait_for(lambda: (lambda p: p if p != first else None)(int(open(info["pid_file"]).read() or 0)),
                        30, "a new scheduler pid")
-    assert _alive(second) and second in _descendants(proc.pid)
+    assert pid_alive(second) and second in _descendants(proc.pid)
     # (404 while the new scheduler still waits for the dead one's store lock)
-    status, _ = _wait_for(lambda: (lambda r: r if r and r[0] != 404 else None)(
+    status, _ = wait_for(lambda: (lambda r: r if r and r[0] != 404 else None)(
         _safe_get(info["scheduler_api"] + "/v1/plans/deploy")), 90, "the restarted scheduler's plan")
     assert status in (200, 202, 417)
 
@@ -178,7 +160,7 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
     assert second in started
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(60) == 0
-    _wait_for(lambda: not [p for p in started if _alive(p)], 15, "every started process to exit")
+    wait_for(lambda: not [p for p in started if pid_alive(p)], 15, "every started process to exit")
     assert _working_in(state_dir) == set()
     with open("/proc/mounts") as fh:
         assert [line for line in fh if state_dir in line] == []

@@ -6,34 +6,15 @@ import json
 import os
 import sys
 import tarfile
-import time
 
 import pytest
 import requests
 
 from dcos_scaleio.sandbox.up import SandboxUp
 from dcos_scaleio.sandbox.zookeeper import four_letter_word
+from support.waiting import pid_alive, wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
-
-
-def _wait(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = cond()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.1)
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as fh:
-            return fh.read().rsplit(") ", 1)[1][0] != "Z"
-    except OSError:
-        return False
 
 
 def _tarball(path, name, data: bytes):
@@ -88,7 +69,7 @@ def test_dcos_mode_runs_marathon_and_cosmos_behind_the_front_and_no_scheduler(tm
                "healthChecks": [{"protocol": "HTTP", "path": "/", "portIndex": 0, "intervalSeconds": 1,
                                  "gracePeriodSeconds": 30, "maxConsecutiveFailures": 0}]}
         assert http.post(info["dcos_url"] + "/service/marathon/v2/apps", json=app, timeout=10).status_code == 201
-        _wait(lambda: http.get(info["dcos_url"] + "/service/marathon/v2/deployments", timeout=10).json() == [],
+        wait_for(lambda: http.get(info["dcos_url"] + "/service/marathon/v2/deployments", timeout=10).json() == [],
               30, "the app's deployment")
         env = http.get(info["dcos_url"] + "/service/echo/env.txt", timeout=10)
         assert env.status_code == 200
@@ -98,6 +79,6 @@ def test_dcos_mode_runs_marathon_and_cosmos_behind_the_front_and_no_scheduler(tm
         pid = up.marathon.runner("/echo").task.pid
         state_dir = info["state_dir"]
     # Everything stopped: Marathon's task, ZooKeeper, the temp state dir.
-    assert not _alive(pid)
+    assert not pid_alive(pid)
     assert not os.path.exists(state_dir)
 
