@@ -4,8 +4,9 @@
         def start(self):
             if self.running:
                 return self
-            return self._serve(threading_server((self.host, self.port), Handler), "mirror")
+            return self._serve(threading_server((self.host, self.port), self._handler(_Handler)), "mirror")
 
+``_handler(base)`` subclasses a request handler so its instances reach this object as ``self.owner``;
 ``_serve`` records the bound port in ``self.port`` and names the thread ``<name>-<port>``;
 ``stop()`` (idempotent) shuts the server down, closes its socket and joins the thread (bounded);
 ``with obj:`` is ``start()`` ... ``stop()``. Subclasses with more to tear down override ``stop()`` and
@@ -40,6 +41,11 @@ class ServedHTTP:
     @property
     def running(self) -> bool:
         return self._server is not None
+
+    def _handler(self, base: type) -> type:
+        """A subclass of request handler ``base`` whose instances reach this object as ``self.owner``
+        (one class per started object, so several objects can serve at once)."""
+        return type(base.__name__, (base,), {"owner": self})
 
     def _serve(self, server: socketserver.BaseServer, name: str):
         """Serve ``server`` on a daemon thread named ``<name>-<port>``; returns self."""

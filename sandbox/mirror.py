@@ -45,12 +45,7 @@ class Mirror(ServedHTTP):
         if self.running:
             return self
         self.directory.mkdir(parents=True, exist_ok=True)
-        mirror = self
-
-        class Handler(_Handler):
-            owner = mirror
-
-        return self._serve(threading_server((self.host, self.port), Handler), "mirror")
+        return self._serve(threading_server((self.host, self.port), self._handler(_Handler)), "mirror")
 
     @property
     def url(self) -> str:

@@ -152,12 +152,7 @@ class AdminRouter(ServedHTTP):
             return self
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.load_cert_chain(self._cert, self._key)
-        router = self
-
-        class Handler(_Handler):
-            owner = router
-
-        return self._serve(_TlsServer((self.host, self.port), Handler, ctx), "adminrouter")
+        return self._serve(_TlsServer((self.host, self.port), self._handler(_Handler), ctx), "adminrouter")
 
     @property
     def url(self) -> str:

@@ -100,12 +100,7 @@ class Cosmos(ServedHTTP):
     def start(self) -> "Cosmos":
         if self.running:
             return self
-        cosmos = self
-
-        class Handler(_Handler):
-            owner = cosmos
-
-        return self._serve(threading_server((self.host, self.port), Handler), "cosmos")
+        return self._serve(threading_server((self.host, self.port), self._handler(_Handler)), "cosmos")
 
     def stop(self) -> None:
         self.sdk.stop()

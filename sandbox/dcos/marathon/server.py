@@ -116,12 +116,7 @@ class Marathon(ServedHTTP):
         if self.running:
             return self
         self.work_dir.mkdir(parents=True, exist_ok=True)
-        marathon = self
-
-        class Handler(_Handler):
-            owner = marathon
-
-        return self._serve(threading_server((self.host, self.port), Handler), "marathon")
+        return self._serve(threading_server((self.host, self.port), self._handler(_Handler)), "marathon")
 
     def stop(self) -> None:
         """Stop serving, cancel every deployment and kill every task."""
