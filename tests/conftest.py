@@ -11,19 +11,7 @@ if _TESTS not in sys.path:
     sys.path.insert(0, _TESTS)
 
 
-# Folders whose tests share one package-scoped sandbox: with pytest-xdist (scripts/run-tests.sh) each
-# runs on one worker; every other test module is its own group (module-scoped fixtures stay shared).
-_PACKAGE_GROUPS = ("api", "cli")
-
-
-def _xdist_group(item) -> str:
-    rel = pathlib.Path(str(item.fspath)).resolve().relative_to(_TESTS)
-    return rel.parts[0] if rel.parts[0] in _PACKAGE_GROUPS else str(rel)
-
-
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        item.add_marker(pytest.mark.xdist_group(_xdist_group(item)))
     # Tests that build isolated agent roots need root for mount namespaces. Say so loudly rather
     # than skipping: CI runs as root, so a failure here means the machine is not what we expect.
     if os.geteuid() != 0:
