@@ -266,6 +266,10 @@ class _Handler(http.server.BaseHTTPRequestHandler):
             self.send_header(name, value)
         if not length_sent:
             self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            # Say so: a keep-alive client would otherwise reuse the connection we are closing and,
+            # when our FIN arrives after its next request, see "Remote end closed connection".
+            self.send_header("Connection", "close")
         self.end_headers()
         if self.command != "HEAD" and body:
             self.wfile.write(body)

@@ -161,13 +161,6 @@ def test_default_uninstall_deletes_the_app_and_keeps_volumes_working(dcos):
     assert sh(dcos.agent, "rpm", "-q", "EMC-ScaleIO-sdc").returncode == 0
 
 
-# Until the scheduler tears down only once subscribed (requested from E1): with deregister:[service] as the only
-# step, the TEARDOWN can go out before the re-subscription and the framework then stays registered, inactive.
-TEARDOWN_RACE = pytest.mark.xfail(reason="uninstall TEARDOWN sent before the scheduler re-subscribed (E1)",
-                                  strict=False)
-
-
-@TEARDOWN_RACE
 def test_default_uninstall_tore_the_framework_down(dcos):
     fid = dcos.fid
     wait_for(lambda: fid in dcos.frameworks("completed_frameworks"), 10, what="the framework torn down")
@@ -230,7 +223,6 @@ def test_data_uninstall_in_existing_mode_removes_only_what_the_framework_install
     assert layout(after) == layout(before) and layout(before)["domains"]
 
 
-@TEARDOWN_RACE
 def test_data_uninstall_tore_the_framework_down(dcos):
     wait_for(lambda: not dcos.frameworks(), 10, what="every framework of the service torn down")
     assert not zk_node_exists(dcos, f"/dcos-service-{SERVICE}")
