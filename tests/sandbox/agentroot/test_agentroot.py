@@ -191,6 +191,11 @@ def test_agent_dies_with_its_owner(tmp_path):
         root = AgentRoot({str(tmp_path)!r}, "orphan")
         root.start()
         proc = root.popen(["sleep", "300"])
+        # popen returns while nsenter may still be joining the holder's namespaces: killing the
+        # holder before it is in would kill the child too, and there would be no orphan to test.
+        deadline = time.monotonic() + 30
+        while proc.pid not in root.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         print(root.holder_pid, proc.pid, flush=True)
         time.sleep(300)
     """)
@@ -338,6 +343,11 @@ def test_next_owner_cleans_up_what_a_crashed_owner_left(tmp_path):
         root = AgentRoot({str(tmp_path)!r}, "stale")
         root.start()
         proc = root.popen(["sleep", "300"])
+        # popen returns while nsenter may still be joining the holder's namespaces: killing the
+        # holder before it is in would kill the child too, and there would be no orphan to test.
+        deadline = time.monotonic() + 30
+        while proc.pid not in root.pids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         print(root.holder_pid, proc.pid, flush=True)
         time.sleep(300)
     """)
