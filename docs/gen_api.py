@@ -34,7 +34,9 @@ are open; every `POST` but `/v1/preview` needs a credential: a DC/OS ACS token (
 `Bearer <jwt>`) of a user in `service.api_operators` (any user when that list is empty), or the
 service's own API token (`service.api_token_secret`). Missing or bad credentials answer 401 with
 `WWW-Authenticate: acsjwt`, a valid user who is not an operator 403. Errors are JSON
-`{{"message": ...}}`. The machine-readable document: `GET /v1/openapi.json` (OpenAPI {openapi}).
+`{{"message": ...}}`. Until the scheduler has opened its state store (up to its lock timeout
+when another scheduler still holds the lock), every path answers 503 `{{"message": "starting: ..."}}`
+with `Retry-After`. The machine-readable document: `GET /v1/openapi.json` (OpenAPI {openapi}).
 
 ## Endpoints
 

@@ -147,7 +147,8 @@ def _paths() -> dict:
                                    (200, "RUNNING"), (202, "DEPLOYING_STARTING"),
                                    (206, "DEGRADED"), (207, "DEPLOYING_WAITING_USER"), (208, "DELAYED"),
                                    (500, "ERROR_CREATING_SERVICE: invalid options"))},
-                                   "204": {"description": "DEPLOYING_PENDING (no body, as HTTP wants)"}}}},
+                                   "204": {"description": "DEPLOYING_PENDING (no body, as HTTP wants)"},
+                                   **_errors(503)}}},
         "/v1/cluster": {"get": {"operationId": "cluster", "summary": "The ScaleIO system as its gateway reports it",
                                 "responses": {"200": _json(_ref("Cluster"), "Summary"), **_errors(503)}}},
         "/v1/endpoints": {"get": {"operationId": "listEndpoints", "summary": "Endpoint names",
@@ -178,7 +179,8 @@ def _paths() -> dict:
                          "schema": {"type": "object"}}}},
                      "responses": {"200": _json(_ref("Preview"), "Preview"), **_errors(400, 413, 503)}}},
         "/v1/openapi.json": {"get": {"operationId": "openapi", "summary": "This document",
-                                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document")}}},
+                                     "responses": {"200": _json({"type": "object"}, "OpenAPI 3 document"),
+                                                   **_errors(503)}}},
     }
     for verb in VERBS:
         params = [_path_param("plan", "Plan name"), _query("phase", "Phase name or id"),

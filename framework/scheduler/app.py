@@ -56,7 +56,8 @@ class _Reads:
 def install_routes(api: ApiServer, core: Core, executors: ExecutorRegistry | None, password_fn,
                    context=None) -> None:
     """The issue-5 endpoints, then the operator API (:mod:`dcos_scaleio.framework.api`) with
-    ``context`` (an ``ApiContext``). ``password_fn()`` returns the admin password (str) or None."""
+    ``context`` (an ``ApiContext``), then :meth:`ApiServer.ready` (the server stops answering 503
+    "starting"). ``password_fn()`` returns the admin password (str) or None."""
     reads = _Reads(core)
 
     def plans(req):
@@ -98,6 +99,7 @@ def install_routes(api: ApiServer, core: Core, executors: ExecutorRegistry | Non
     api.route("GET", "/v1/scheduler", scheduler)
     api.route("GET", "/v1/executor/secrets", secrets)
     install_operator_api(api, core, reads, context if context is not None else ApiContext())
+    api.ready()
 
 
 class SchedulerApp:
@@ -129,7 +131,9 @@ class SchedulerApp:
 
     def run(self) -> int:
         cfg = self.config
-        self.api = ApiServer(cfg.api_host, cfg.api_port).start()
+        # Up at once (Marathon health-checks it), answering 503 until install_routes.
+        self.api = ApiServer(cfg.api_host, cfg.api_port,
+                             starting="the scheduler is opening its state store").start()
         LOG.info("HTTP API on %s", self.api.url)
         try:
             if cfg.ok:

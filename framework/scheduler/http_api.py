@@ -10,6 +10,11 @@ threads; they read engine state through the core loop (``Core.call``), never dir
 Errors are JSON ``{"message": ...}``; a handler that raises answers 500 without details. Bodies
 over :data:`MAX_BODY` are 413 (read and dropped up to :data:`MAX_DRAIN`), chunked bodies 411, a bad Content-Length 400 (each closes the
 connection); a path served only with other methods is 405 with ``Allow``; HEAD is GET without body.
+
+A server started with ``starting=<reason>`` answers every request 503 ``{"message": "starting:
+<reason>"}`` with ``Retry-After`` (never 404) until :meth:`ApiServer.ready`: the scheduler serves
+from its first second (Marathon health-checks it) but installs its routes only once it holds the
+state store, which can take the whole store-lock timeout.
 """
 from __future__ import annotations
 
@@ -27,6 +32,7 @@ LOG = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
 MAX_DRAIN = 8 << 20        # larger bodies are not even read: the connection is closed at once
 REQUEST_TIMEOUT_S = 30.0   # a client that stalls mid-request loses its connection (and thread)
+STARTING_RETRY_AFTER_S = 5
 
 
 @dataclass
@@ -86,6 +92,10 @@ class _Handler(BaseHTTPRequestHandler):
         query = {k: v[0] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         req = Request(self.command, parts.path, query, {k.lower(): v for k, v in self.headers.items()}, body)
         method = "GET" if self.command == "HEAD" else self.command
+        starting = api.starting
+        if starting is not None:
+            return self._send(json_reply(503, {"message": f"starting: {starting}"},
+                                         **{"Retry-After": str(STARTING_RETRY_AFTER_S)}))
         handler = api.find(method, parts.path)
         try:
             if handler is not None:
@@ -121,10 +131,14 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 class ApiServer:
-    """Serve routes on ``host:port`` (port 0 = any free port; see :attr:`port` after start)."""
+    """Serve routes on ``host:port`` (port 0 = any free port; see :attr:`port` after start).
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+    ``starting``: the reason every request is answered 503 until :meth:`ready` (None: serve the
+    routes at once)."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0, *, starting: str | None = None):
         self.host, self._port = host, port
+        self.starting = starting
         self._exact: dict[tuple[str, str], Callable] = {}
         self._prefix: list[tuple[str, str, Callable]] = []
         self._server: ThreadingHTTPServer | None = None
@@ -150,6 +164,10 @@ class ApiServer:
     def allowed_methods(self, path: str) -> list[str]:
         """The methods some route serves ``path`` with (for 405 answers); empty: no such path."""
         return sorted(m for m in ("GET", "POST", "PUT", "DELETE") if self.find(m, path) is not None)
+
+    def ready(self) -> None:
+        """Serve the routes from now on (ends the 503 "starting" answers)."""
+        self.starting = None
 
     def start(self) -> "ApiServer":
         self._server = ThreadingHTTPServer((self.host, self._port), _Handler)

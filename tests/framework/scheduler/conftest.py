@@ -13,11 +13,11 @@ from sched_support import SchedulerProc  # noqa: E402
 
 @pytest.fixture
 def schedulers():
-    """Start the real scheduler with ``schedulers(workdir, options, extra_env=None)``."""
+    """Start the real scheduler with ``schedulers(workdir, options, extra_env=None, announced=True)``."""
     started = []
 
-    def start(workdir, options, extra_env=None):
-        s = SchedulerProc(workdir, options, extra_env)
+    def start(workdir, options, extra_env=None, announced=True):
+        s = SchedulerProc(workdir, options, extra_env, announced)
         started.append(s)
         return s
 

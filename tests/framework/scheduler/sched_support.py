@@ -63,9 +63,11 @@ def base_options(master, store_path, mdm_elsewhere=True, **over):
 
 
 class SchedulerProc:
-    """The real scheduler in its own process group; ``url`` once its API is up."""
+    """The real scheduler in its own process group; ``url`` once it announced its API (it has
+    opened its store and installed its routes). ``announced=False``: return at once, ``url`` None
+    (:meth:`listening_url` is the API's address as soon as it listens)."""
 
-    def __init__(self, workdir, options, extra_env=None):
+    def __init__(self, workdir, options, extra_env=None, announced=True):
         self.workdir = pathlib.Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         opts_file = self.workdir / "options.json"
@@ -82,7 +84,17 @@ class SchedulerProc:
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([sys.executable, "-m", "dcos_scaleio.framework.scheduler"], cwd=self.workdir,
                                      stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True, env=env)
-        self.url = wait_for(self._url, 20, what="the scheduler's API")
+        self.url = wait_for(self._url, 20, what="the scheduler's API") if announced else None
+
+    def listening_url(self, timeout=20):
+        """The API's URL from the scheduler's "HTTP API on <url>" log line (it listens before it
+        opens its store)."""
+        def logged():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"scheduler exited with {self.proc.returncode}:\n{self.log()}")
+            return next((line.split("HTTP API on ", 1)[1].strip() for line in self.log().splitlines()
+                         if "HTTP API on " in line), None)
+        return wait_for(logged, timeout, what="the scheduler's API to listen")
 
     def _url(self):
         if self.proc.poll() is not None:

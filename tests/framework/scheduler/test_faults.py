@@ -1,6 +1,7 @@
 """Faults the scheduler must survive or end cleanly on: a silently frozen subscription (heartbeat
 watchdog), the framework removed by the operator (error() stops the driver, the stale framework ID
-is dropped, the process exits for Marathon to restart it, and the next start registers afresh)."""
+is dropped, the process exits for Marathon to restart it, and the next start registers afresh),
+a store lock another scheduler still holds (503 "starting" until it is free, never 404)."""
 import pytest
 import requests
 
@@ -68,3 +69,24 @@ def test_uninstall_deregisters_and_removes_its_state(cluster, schedulers, tmp_pa
     assert not [f for f in frameworks if f["id"] == fid]
     # Still up, still answering (Cosmos removes the app once it sees the plan COMPLETE).
     assert u.proc.poll() is None and u.get("/v1/plans/deploy").status_code == 200
+
+
+def test_while_another_scheduler_holds_the_store_lock_every_request_is_503_starting(cluster, schedulers, tmp_path):
+    opts = _opts(cluster, tmp_path)
+    with open_store(f"sqlite://{tmp_path / 'state.sqlite'}") as holder:
+        holder.acquire_lock(timeout=5)      # the previous scheduler, still alive
+        s = schedulers(tmp_path / "run", opts, extra_env={"SCALEIO_LOCK_TIMEOUT_S": "120"}, announced=False)
+        url = s.listening_url()
+        for method, path in (("GET", "/v1/health"), ("GET", "/v1/plans/deploy"), ("POST", "/v1/plans/deploy/stop"),
+                             ("GET", "/no/such/path")):
+            r = requests.request(method, url + path, timeout=10)
+            assert r.status_code == 503, (method, path, r.status_code, r.text)
+            assert r.json() == {"message": "starting: the scheduler is opening its state store"}
+            assert r.headers["Retry-After"].isdigit()
+        assert s.proc.poll() is None and not s.url_file.exists()   # still waiting for the lock
+    # The lock is free: the scheduler takes it, installs its routes and announces the same API.
+    assert wait_for(s._url, 30, what="the scheduler to announce its API") == url
+    health = requests.get(url + "/v1/health", timeout=10)
+    assert health.status_code in (200, 202, 204, 206, 207, 208), (health.status_code, health.text)
+    assert health.status_code == 204 or health.json()["code"] == health.status_code
+    assert requests.get(url + "/no/such/path", timeout=10).status_code == 404
