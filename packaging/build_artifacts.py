@@ -41,6 +41,10 @@ import time
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
+if str(PACKAGING) not in sys.path:   # run as a script, by runpy or by path: find universe.py beside us
+    sys.path.insert(0, str(PACKAGING))
+from universe import sha256_file  # noqa: E402
+
 OUT = ROOT / "build" / "artifacts"
 WORK = ROOT / "build" / "pyinstaller"
 SCHEMA = ROOT / "universe" / "config.json"
@@ -107,14 +111,6 @@ def fingerprint(program: str) -> str:
     for path in _input_files(_which(program)):
         digest.update(str(path.relative_to(ROOT)).encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
-    return digest.hexdigest()
-
-
-def _sha256_file(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
     return digest.hexdigest()
 
 
@@ -216,7 +212,7 @@ def ensure(which: str, force: bool = False) -> dict:
         with open(OUT / f"{program}.build.log", "w") as log:
             bundle = _pyinstaller(program, entry, module, log)
         (_zip_cli if which == "cli" else _pack)(bundle, target)
-        sha_file.write_text(f"{_sha256_file(target)}  {target.name}\n")
+        sha_file.write_text(f"{sha256_file(target)}  {target.name}\n")
         stamp.write_text(fp + "\n")   # last: its presence means the tarball and sha256 are complete
         built = True
     return {"path": str(target), "sha256": sha_file.read_text().split()[0], "built": built,

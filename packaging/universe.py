@@ -47,7 +47,7 @@ _PLACEHOLDER = re.compile(r"\{\{(artifact-dir|images-dir|sha256:[A-Za-z0-9._-]+)
 # nothing that needs JSON escaping or could mean something to a shell ends up in the package.
 _URL = re.compile(r"^(https?|file)://[^\s\"'\\;|&$`<>(){}]+$")
 
-__all__ = ["package_version", "read_sha256", "build_entry", "assemble", "main"]
+__all__ = ["package_version", "sha256_file", "read_sha256", "build_entry", "assemble", "main"]
 
 
 class BuildError(Exception):
@@ -64,7 +64,8 @@ def package_version(source: pathlib.Path = SOURCE) -> str:
     return f"{dcos_scaleio.__version__}-{scaleio}"
 
 
-def _sha256_file(path: pathlib.Path) -> str:
+def sha256_file(path: pathlib.Path) -> str:
+    """The hex sha256 of the file at ``path``, read in 1 MiB chunks (artifacts are large)."""
     digest = hashlib.sha256()
     with open(path, "rb") as fh:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
@@ -82,7 +83,7 @@ def read_sha256(artifacts_dir: pathlib.Path, name: str) -> str | None:
     fields = sha_file.read_text(encoding="ascii").split()
     if not fields or not re.fullmatch(r"[0-9a-f]{64}", fields[0]):
         raise BuildError(f"{sha_file} is not in sha256sum format")
-    if _sha256_file(path) != fields[0]:
+    if sha256_file(path) != fields[0]:
         raise BuildError(f"{path} does not match {sha_file.name} (rebuild the artifacts)")
     return fields[0]
 
