@@ -113,6 +113,22 @@ def normalize(body, app_id: str | None = None) -> dict:
     return app
 
 
+def _objects(app: dict, field: str, errors: list, invalid: str, valid=lambda item: True):
+    """Yield ``(path, item)`` for each element of the array ``app[field]`` that is an object
+    accepted by ``valid``, ``path`` as Marathon names it (``/field(i)``). Any other element is
+    the error ``invalid`` at its path; a ``field`` that is not an array is an error and yields nothing."""
+    items = app[field]
+    if not isinstance(items, list):
+        errors.append({"path": f"/{field}", "errors": ["must be an array"]})
+        return
+    for i, item in enumerate(items):
+        path = f"/{field}({i})"
+        if isinstance(item, dict) and valid(item):
+            yield path, item
+        else:
+            errors.append({"path": path, "errors": [invalid]})
+
+
 def _normalize_ports(app: dict, errors: list) -> None:
     if "portDefinitions" in app and "ports" in app:
         errors.append({"path": "/", "errors": ["You cannot specify both ports and port definitions"]})
@@ -124,16 +140,9 @@ def _normalize_ports(app: dict, errors: list) -> None:
             return
         app["portDefinitions"] = [{"port": p, "protocol": "tcp"} for p in ports]
     app.pop("ports", None)
-    defs = app["portDefinitions"]
-    if not isinstance(defs, list):
-        errors.append({"path": "/portDefinitions", "errors": ["must be an array"]})
-        return
     names = set()
-    for i, pd in enumerate(defs):
-        path = f"/portDefinitions({i})"
-        if not isinstance(pd, dict) or not isinstance(pd.get("port", 0), int) or not 0 <= pd.get("port", 0) <= 65535:
-            errors.append({"path": path, "errors": ["port must be an integer 0..65535"]})
-            continue
+    for path, pd in _objects(app, "portDefinitions", errors, "port must be an integer 0..65535",
+                             lambda pd: isinstance(pd.get("port", 0), int) and 0 <= pd.get("port", 0) <= 65535):
         pd.setdefault("port", 0)
         pd.setdefault("protocol", "tcp")
         name = pd.get("name")
@@ -149,15 +158,8 @@ def _normalize_fetch(app: dict, errors: list) -> None:
     uris = app.pop("uris", None)
     if uris:   # the deprecated form: every URI fetched with the defaults
         app["fetch"] = list(app.get("fetch") or []) + [{"uri": u} for u in uris]
-    fetch = app["fetch"]
-    if not isinstance(fetch, list):
-        errors.append({"path": "/fetch", "errors": ["must be an array"]})
-        return
-    for i, item in enumerate(fetch):
-        path = f"/fetch({i})"
-        if not isinstance(item, dict) or not isinstance(item.get("uri"), str) or not item["uri"]:
-            errors.append({"path": path, "errors": ["uri is required"]})
-            continue
+    for path, item in _objects(app, "fetch", errors, "uri is required",
+                               lambda item: isinstance(item.get("uri"), str) and bool(item["uri"])):
         item.setdefault("extract", True)
         item.setdefault("executable", False)
         item.setdefault("cache", False)
@@ -167,15 +169,7 @@ def _normalize_fetch(app: dict, errors: list) -> None:
 
 
 def _normalize_health(app: dict, errors: list) -> None:
-    checks = app["healthChecks"]
-    if not isinstance(checks, list):
-        errors.append({"path": "/healthChecks", "errors": ["must be an array"]})
-        return
-    for i, hc in enumerate(checks):
-        path = f"/healthChecks({i})"
-        if not isinstance(hc, dict):
-            errors.append({"path": path, "errors": ["must be an object"]})
-            continue
+    for path, hc in _objects(app, "healthChecks", errors, "must be an object"):
         hc.setdefault("protocol", "HTTP")
         for key, value in HEALTH_DEFAULTS.items():
             hc.setdefault(key, value)
