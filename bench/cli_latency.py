@@ -36,24 +36,14 @@ import sys
 import tempfile
 import time
 import urllib.request
-import zipfile
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 TARGET_MS = 150
 
 
 def build_binary(workdir: pathlib.Path) -> pathlib.Path:
-    proc = subprocess.run([sys.executable, str(ROOT / "packaging" / "build_artifacts.py"), "--only", "cli"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=900, check=True)
-    info = json.loads(proc.stdout.strip().splitlines()[-1])["dcos-scaleio-cli"]
-    env_dir = workdir / "env"
-    with zipfile.ZipFile(info["path"]) as zf:
-        for member in zf.infolist():
-            target = zf.extract(member, env_dir)
-            mode = (member.external_attr >> 16) & 0o777
-            if mode:
-                os.chmod(target, mode)
-    return env_dir / "bin" / "dcos-scaleio"
+    from dcos_scaleio.sandbox.up import install_cli_plugin
+    return install_cli_plugin(workdir / "env")["binary"]
 
 
 def time_command(argv: list[str], env: dict, runs: int) -> dict:

@@ -237,7 +237,6 @@ def main(argv=None) -> int:
 # The DC/OS demo: sandbox up --dcos, the real CLI binary, Cosmos, Marathon, a volume task.
 
 SERVICE = "scaleio"
-CLI_PROGRAM = "dcos-scaleio"
 DEMO_VOLUME = "demo-vol"
 # Install with one disk per agent (sdb), so that adding sdc later shows the day-2 path.
 INSTALL_OVERRIDES = {"devices": {"discovery": {"enabled": True, "allow": ["sdb"]}},
@@ -314,24 +313,16 @@ class DcosDemo:
         """Unpack the shipped CLI zip as the DC/OS CLI does (``<plugin>/env/bin/dcos-scaleio``) and
         serve it beside the other artifacts (the package's resource.json names it)."""
         import shutil
-        import zipfile
 
-        from .up import build_artifact
+        from .up import install_cli_plugin
         self.say("installing the dcos scaleio CLI from its zip (what `dcos package install scaleio --cli` does)")
-        with self.console.status("building (or reusing) the CLI binary..."):
-            built = build_artifact("cli")
-        zip_path = pathlib.Path(built["path"])
-        framework = self.up.world.mirror.directory / "framework"
-        for item in (zip_path, zip_path.with_name(zip_path.name + ".sha256")):
-            shutil.copyfile(item, framework / item.name)
         env_dir = pathlib.Path(self.state_dir) / "dcos-cli" / "subcommands" / SERVICE / "env"
-        with zipfile.ZipFile(zip_path) as zf:
-            for member in zf.infolist():
-                target = zf.extract(member, env_dir)
-                mode = (member.external_attr >> 16) & 0o777
-                if mode:
-                    os.chmod(target, mode)
-        self.cli = env_dir / "bin" / CLI_PROGRAM
+        with self.console.status("building (or reusing) the CLI binary..."):
+            built = install_cli_plugin(env_dir)
+        framework = self.up.world.mirror.directory / "framework"
+        for item in (built["zip"], built["zip"].with_name(built["zip"].name + ".sha256")):
+            shutil.copyfile(item, framework / item.name)
+        self.cli = built["binary"]
         home = pathlib.Path(self.state_dir) / "home"
         home.mkdir(exist_ok=True)
         info = self.up.info

@@ -84,6 +84,7 @@ REPO = pathlib.Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "packaging" / "build_artifacts.py"
 EXECUTOR_PROGRAM = "dcos-scaleio-executor"
 SCHEDULER_PROGRAM = "dcos-scaleio-scheduler"
+CLI_PROGRAM = "dcos-scaleio"   # bin/<this> in the CLI zip, as resource.json names it
 ARTIFACTS_DIR = "framework"   # in the mirror: the framework's artifacts, each with its .sha256
 EXECUTOR_MIRROR_PATH = f"{ARTIFACTS_DIR}/{EXECUTOR_PROGRAM}.tar.gz"
 OS_CHOICES = ("mixed", "ubuntu", "rhel")
@@ -93,7 +94,7 @@ EXECUTOR_MODULE = "dcos_scaleio.framework.executor"
 
 
 def build_artifact(which: str = "executor", timeout: float = 900) -> dict:
-    """Build (or reuse) one artifact ("executor"/"scheduler"); ``{"path", "sha256", "built", "seconds"}``."""
+    """Build (or reuse) one artifact ("executor"/"scheduler"/"cli"); ``{"path", "sha256", "built", "seconds"}``."""
     if not BUILD_SCRIPT.is_file():
         raise RuntimeError(f"{BUILD_SCRIPT} is missing (not a source checkout): use --dev-executor")
     proc = subprocess.run([sys.executable, str(BUILD_SCRIPT), "--only", which], cwd=REPO,
@@ -117,6 +118,22 @@ def unpack_scheduler(target: pathlib.Path) -> list[str]:
     with tarfile.open(info["path"]) as tar:
         tar.extractall(target, filter="data")
     return [str(target / SCHEDULER_PROGRAM)]
+
+
+def install_cli_plugin(env_dir: pathlib.Path, timeout: float = 900) -> dict:
+    """Build (or reuse) the shipped CLI zip and unpack it into ``env_dir`` as the DC/OS CLI unpacks a
+    plugin of kind "zip" (file modes kept: ``bin/dcos-scaleio`` is executable).
+    ``{"binary", "zip", "sha256"}``: the program, the zip and its sha256."""
+    import zipfile
+    built = build_artifact("cli", timeout)
+    zip_path = pathlib.Path(built["path"])
+    with zipfile.ZipFile(zip_path) as zf:
+        for member in zf.infolist():
+            target = zf.extract(member, env_dir)
+            mode = (member.external_attr >> 16) & 0o777
+            if mode:
+                os.chmod(target, mode)
+    return {"binary": pathlib.Path(env_dir) / "bin" / CLI_PROGRAM, "zip": zip_path, "sha256": built["sha256"]}
 
 
 def deep_merge(base: dict, override: dict) -> dict:

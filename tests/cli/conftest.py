@@ -2,37 +2,20 @@
 shared by every CLI test module, a clean DC/OS CLI environment, and the built CLI binary.
 
 ``run_cli(*argv, env=...)`` calls ``dcos_scaleio.cli.main.main`` in-process and returns
-``Result(code, out, err)``; ``run_binary(...)`` does the same through the shipped binary.
+``Result(code, out, err)``; ``run_binary(...)`` (tests/conftest.py) does the same through the shipped binary.
 """
 from __future__ import annotations
 
 import contextlib
 import io
-import json
 import os
 import pathlib
 import shutil
-import subprocess
-import sys
-import zipfile
-from dataclasses import dataclass
 
 import pytest
 
+from support.cli_plugin import Result
 from tests.cli.helpers import wait_for_service
-
-ROOT = pathlib.Path(__file__).resolve().parents[2]
-BUILD = ROOT / "packaging" / "build_artifacts.py"
-
-
-@dataclass
-class Result:
-    code: int
-    out: str
-    err: str
-
-    def json(self):
-        return json.loads(self.out)
 
 
 @pytest.fixture(scope="package")
@@ -108,32 +91,4 @@ def run_cli(capsys):
         code = main(["scaleio", *argv], environ=env)
         captured = capsys.readouterr()
         return Result(code, captured.out, captured.err)
-    return run
-
-
-@pytest.fixture(scope="session")
-def cli_binary(tmp_path_factory):
-    """The shipped zip, built once per session (reused when its inputs are unchanged), unpacked as the
-    DC/OS CLI does into a plugin ``env/``; returns the path of ``env/bin/dcos-scaleio``."""
-    proc = subprocess.run([sys.executable, str(BUILD), "--only", "cli"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    info = json.loads(proc.stdout.strip().splitlines()[-1])["dcos-scaleio-cli"]
-    env_dir = tmp_path_factory.mktemp("plugin") / "env"
-    with zipfile.ZipFile(info["path"]) as zf:
-        for member in zf.infolist():
-            target = zf.extract(member, env_dir)
-            mode = (member.external_attr >> 16) & 0o777
-            if mode:
-                os.chmod(target, mode)
-    binary = env_dir / "bin" / "dcos-scaleio"
-    return {"binary": binary, "zip": pathlib.Path(info["path"]), "sha256": info["sha256"]}
-
-
-@pytest.fixture
-def run_binary(cli_binary):
-    def run(*argv, env, timeout=60) -> Result:
-        proc = subprocess.run([str(cli_binary["binary"]), "scaleio", *argv], env=env, capture_output=True,
-                              text=True, timeout=timeout)
-        return Result(proc.returncode, proc.stdout, proc.stderr)
     return run
