@@ -100,6 +100,14 @@ def test_cosmos_verbs_through_the_binary(up, run_binary, tmp_path, dcos_dir):
     assert r.code == 0 and json.loads(r.out)["package"]["name"] == "scaleio", r.err
     r = run_binary("update", "status", env=env)
     assert r.code in (0, errors.PLAN_INCOMPLETE, errors.PLAN_ERROR) and r.out.startswith("deploy (")
+    # The defaults alone: there is no default admin password, so install says which option to give
+    # and sends nothing (no app for the name appears).
+    r = run_binary("--name=defaults", "install", "--yes", "--no-wait", env=env)
+    assert r.code == errors.VALIDATION, r.err + r.out
+    assert "the default options are invalid" in r.err and "scaleio.admin_password: required" in r.err
+    assert "Installing" not in r.out
+    r = run_binary("--name=defaults", "describe", env=env)
+    assert r.code == errors.NOT_INSTALLED, r.err
     # Not a terminal and no --yes: refuse instead of waiting for an answer nobody can type.
     r = run_binary("--name=second", "install", f"--options={up.info['options_file']}", env=env)
     assert r.code == errors.USAGE and "--yes" in r.err
