@@ -382,15 +382,16 @@ class SandboxUp:
         return f"http://127.0.0.1:{self.api_port}"
 
     def _wait_ready(self) -> None:
-        """Until the scheduler serves its deploy plan (any status but 404: a restarted scheduler
-        answers 404 for it while it still waits for the store lock; bad options answer 417)."""
+        """Until the scheduler serves its deploy plan (200/202, or 417 for bad options): before its
+        routes are installed it answers 503 "starting" (e.g. while a restarted scheduler waits for
+        the dead one's store lock)."""
         deadline = time.monotonic() + self.ready_timeout
         while True:
             try:
                 urllib.request.urlopen(f"{self.api_url}/v1/plans/deploy", timeout=2).close()
                 return
             except urllib.error.HTTPError as exc:
-                if exc.code != 404:
+                if exc.code == 417:
                     return
             except OSError:
                 pass

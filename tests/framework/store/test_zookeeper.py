@@ -92,7 +92,9 @@ def parse_root(url):
 def test_server_restart_mid_use_keeps_data_session_and_lock(tmp_path, open_test_store, outage):
     with ZooKeeperServer(base_dir=str(tmp_path)) as zk:
         url = zk.url("/dcos-service-restart")
-        store = open_test_store(url, owner="survivor", session_timeout=15.0, operation_timeout=60.0)
+        # The session must outlive the outage: a JVM restart on a busy 2-core CI machine has taken long
+        # enough for a 15 s session to expire (LockLost in CI once), so 30 s (the server allows 60 s).
+        store = open_test_store(url, owner="survivor", session_timeout=30.0, operation_timeout=60.0)
         probe = open_test_store(url, owner="probe", operation_timeout=1.0)
         lost = threading.Event()
         store.acquire_lock(timeout=10, on_lost=lost.set)

@@ -147,8 +147,8 @@ def test_up_serves_the_scheduler_restarts_it_and_cleans_up_on_sigterm(up_process
     second = wait_for(lambda: (lambda p: p if p != first else None)(int(open(info["pid_file"]).read() or 0)),
                        30, "a new scheduler pid")
     assert pid_alive(second) and second in _descendants(proc.pid)
-    # (404 while the new scheduler still waits for the dead one's store lock)
-    status, _ = wait_for(lambda: (lambda r: r if r and r[0] != 404 else None)(
+    # (503 "starting" while the new scheduler still waits for the dead one's store lock)
+    status, _ = wait_for(lambda: (lambda r: r if r and r[0] != 503 else None)(
         _safe_get(info["scheduler_api"] + "/v1/plans/deploy")), 90, "the restarted scheduler's plan")
     assert status in (200, 202, 417)
 
