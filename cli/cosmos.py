@@ -225,8 +225,13 @@ def _follow_uninstall(ctx, name: str, timeout) -> int:
                 print(f"Service '{name}' is uninstalled.")
                 return errors.OK
             ctx.http.check(resp)
-            env = (resp.json().get("app") or {}).get("env") or {}
-            if str(env.get("SDK_UNINSTALL", "")).lower() == "true":   # the scheduler runs its uninstall plan
+            app = resp.json().get("app") or {}
+            env = app.get("env") or {}
+            if app.get("deployments"):
+                # Until Marathon has replaced it, the scheduler answering is the old one, and its plan
+                # is the finished deploy plan, not the uninstall plan.
+                view.waiting("Marathon is restarting the scheduler in uninstall mode")
+            elif str(env.get("SDK_UNINSTALL", "")).lower() == "true":   # the scheduler runs its uninstall plan
                 try:
                     _, plan = api.plan("deploy")
                     view.update(plan)

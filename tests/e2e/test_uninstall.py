@@ -209,6 +209,9 @@ def test_default_uninstall_deletes_the_app_and_keeps_volumes_working(dcos):
     r = dcos.cli("uninstall", "--yes", "--timeout", "120", timeout=150)
     assert r.code == 0, r.err + r.out
     assert "Uninstalling scaleio " in r.out and r.out.rstrip().endswith("Service 'scaleio' is uninstalled.")
+    # The progress shown is the uninstall plan's (one deregister step at this level), never the old
+    # scheduler's finished deploy plan while Marathon replaces it.
+    assert "deregister / deregister:[service]" in r.out and ":[deps]" not in r.out, r.out
     assert dcos.app() is None
     assert dcos.up.cosmos.sdk.state(SERVICE)["state"] == "done"
     result = run_volume_task(dcos.info["master"], dcos.agent.hostname, "keep1",
