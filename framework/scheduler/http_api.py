@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,19 @@ MAX_BODY = 1 << 20
 MAX_DRAIN = 8 << 20        # larger bodies are not even read: the connection is closed at once
 REQUEST_TIMEOUT_S = 30.0   # a client that stalls mid-request loses its connection (and thread)
 STARTING_RETRY_AFTER_S = 5
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request, client_address):
+        # socketserver prints tracebacks to stderr; here they go to the log, and a client that hung
+        # up mid-request (a health checker timing out, a CLI interrupted) is not worth a traceback.
+        exc = sys.exc_info()[1]
+        if isinstance(exc, (ConnectionResetError, BrokenPipeError, TimeoutError)):
+            LOG.debug("client %s went away: %s", client_address[0], type(exc).__name__)
+            return
+        LOG.exception("request from %s failed", client_address[0])
 
 
 @dataclass
@@ -170,8 +184,7 @@ class ApiServer:
         self.starting = None
 
     def start(self) -> "ApiServer":
-        self._server = ThreadingHTTPServer((self.host, self._port), _Handler)
-        self._server.daemon_threads = True
+        self._server = _Server((self.host, self._port), _Handler)
         self._server.api = self
         self._thread = threading.Thread(target=self._server.serve_forever, name="http-api", daemon=True)
         self._thread.start()

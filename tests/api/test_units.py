@@ -144,3 +144,24 @@ def test_http_server_204_has_no_body_head_is_get_and_wrong_method_is_405():
         conn.close()
     finally:
         api.stop()
+
+
+def test_http_server_logs_a_client_that_hung_up_without_a_traceback(caplog, capsys):
+    import logging
+    import socket
+    import struct
+
+    from dcos_scaleio.framework.scheduler.http_api import ApiServer
+    from support.waiting import wait_for
+    api = ApiServer().start()
+    try:
+        with caplog.at_level(logging.DEBUG, logger="dcos_scaleio.framework.scheduler.http_api"):
+            sock = socket.create_connection(("127.0.0.1", api.port), timeout=5)
+            sock.sendall(b"GET /v1/health HTTP/1.1\r\nHost: x\r\n")     # headers not finished...
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            sock.close()                                                 # ...and a reset instead
+            wait_for(lambda: any("went away" in r.getMessage() for r in caplog.records), 10,
+                     "the server to notice the reset")
+        assert "Traceback" not in capsys.readouterr().err
+    finally:
+        api.stop()
