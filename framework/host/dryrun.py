@@ -15,6 +15,7 @@ from .artifacts import CACHE_DIR, file_name_of
 from .hostcmd import REDACTED
 from .packages import package_name
 from .services import PENDING_DIR
+from . import agentorder
 from .agentflags import AGENT_UNIT
 from .steps import deps, dvdi, gateway, mdm, rexray, sdc
 
@@ -143,9 +144,17 @@ def _rexray(p, f):
                   _cmd([binary, "volume", "ls"], "verify: until it lists volumes (up to 20 s)")]
 
 
+def _agent_unit(p) -> str | None:
+    return p.get("agent_unit") or AGENT_UNIT.get(p.get("flavour") or "mesos")
+
+
 def _dvdi(p, f):
     out = [] if p.get("flavour") == "dcos" else _install_file(p, f, "dvdcli")
-    unit = p.get("agent_unit") or AGENT_UNIT.get(p.get("flavour") or "mesos")
+    unit = _agent_unit(p)
+    if unit in agentorder.DROP_INS:
+        out += [_cmd(["systemctl", "show", "-p", "LoadState", "-p", "After", f"{unit}.service"],
+                     "is the agent ordered after REX-Ray"),
+                _cmd(["systemctl", "daemon-reload"], f"if {agentorder.DROP_INS[unit]} was written")]
     if unit and p.get("self_restart"):
         out.append(_cmd(["systemctl", "restart", unit], "restart the agent to load the isolator flags"))
     return out
@@ -174,7 +183,8 @@ def step_files(action: str, params: dict) -> list[dict]:
         "rexray": ([(rexray.DCOS_CONFIG, 0o600)] if p.get("flavour") == "dcos"
                    else [(rexray.DROP_IN, 0o644), (rexray.CONFIG, 0o600)]),
         "dvdi": ([(dvdi.module_path(p.get("mesos_version", "")), None), (dvdi.MODULE_JSON, 0o644)]
-                 if p.get("isolator") == "dvdi" else []) + [(dvdi.STATE_FILE, None)],
+                 if p.get("isolator") == "dvdi" else []) + [(dvdi.STATE_FILE, None)]
+                + ([(agentorder.DROP_INS[_agent_unit(p)], 0o644)] if _agent_unit(p) in agentorder.DROP_INS else []),
     }.get(action, [])
     return [{"path": path, "mode": f"{mode:04o}" if mode is not None else None} for path, mode in files]
 

@@ -8,6 +8,12 @@
   ``modules=file:///usr/lib/dvdi-mod.json`` and the module's isolator appended.
 - Before the first flag change the agent's original values (where we write them) are recorded in
   ``/var/lib/dcos-scaleio/agent-flags.json`` so uninstall restores them exactly.
+- The agent unit is ordered after REX-Ray (``rexray`` / DC/OS ``dcos-rexray``) by our drop-in
+  ``/etc/systemd/system/<agent unit>.service.d/dcos-scaleio-rexray.conf`` (``Wants=`` + ``After=``,
+  see ``agentorder``): the isolator unmounts orphaned volumes when the agent starts, which needs
+  REX-Ray's socket. Written (+ ``daemon-reload``) before any agent restart of this step, so it costs
+  no restart of its own; on an agent whose isolator config is already complete it only matters at
+  the agent's next start.
 - The new flags take effect only when the agent restarts. The step asks the running agent
   (``/flags``); until it runs with them, the result says ``restart: "agent"``. Only with
   ``self_restart: true`` does the step restart the agent unit itself.
@@ -16,10 +22,11 @@ from __future__ import annotations
 
 import json
 
-from .. import artifacts, services, validate as v
+from .. import agentorder, artifacts, services, validate as v
 from ..agentflags import AGENT_UNIT, AgentFlags
 from ..step import Step, StepError
 from .common import COMMON, spec
+from .rexray import DCOS_UNIT as DCOS_REXRAY_UNIT, UNIT as REXRAY_UNIT
 
 STATE_FILE = "/var/lib/dcos-scaleio/agent-flags.json"
 MODULE_NAME = "com_emccode_mesos_DockerVolumeDriverIsolator"
@@ -50,8 +57,7 @@ class Dvdi(Step):
     PARAMS = spec(COMMON, isolator=(v.one_of("native", "dvdi"), False, "native"),
                   module=(v.optional_artifact, False), mesos_version=(v.mesos_version, False),
                   docker_volume_checkpoint_dir=(v.abs_path, False, "/var/lib/mesos/isolators/docker/volume"),
-                  self_restart=(v.boolean, False, False), agent_unit=(v.one_of(
-                      "mesos-slave", "dcos-mesos-slave", "dcos-mesos-slave-public"), False),
+                  self_restart=(v.boolean, False, False), agent_unit=(v.one_of(*agentorder.AGENT_UNITS), False),
                   packages=(v.packages, False, {}), allow_restart=(v.boolean, False, False))
 
     # ------------------------------------------------------------------ wanted state
@@ -82,6 +88,12 @@ class Dvdi(Step):
                                            "parameters": [{"key": "work_dir", "value": work_dir}]}]}]}
         return json.dumps(doc, indent=2, sort_keys=True) + "\n"
 
+    def agent_unit(self, ctx) -> str:
+        return ctx.params.get("agent_unit") or AGENT_UNIT[ctx.params["flavour"]]
+
+    def rexray_unit(self, ctx) -> str:
+        return DCOS_REXRAY_UNIT if ctx.params["flavour"] == "dcos" else REXRAY_UNIT
+
     def dvdcli(self, ctx) -> str:
         return DCOS_DVDCLI if ctx.params["flavour"] == "dcos" else "/usr/bin/dvdcli"
 
@@ -105,6 +117,8 @@ class Dvdi(Step):
                 artifacts.sha256_file(module_path(p["mesos_version"])) != p["module"]["sha256"]
                 or host.read_text(MODULE_JSON) != self.module_json(ctx)):
             todo.append("module")
+        if not agentorder.in_place(host, self.agent_unit(ctx), self.rexray_unit(ctx)):
+            todo.append("agent-order")
         flags = self.flags(ctx)
         if any(flags.get(k) != val for k, val in self.wanted_flags(ctx).items()):
             todo.append("flags")
@@ -139,6 +153,8 @@ class Dvdi(Step):
                 ctx.changed(f"installed {path}")
             if host.write_text(MODULE_JSON, self.module_json(ctx), 0o644):
                 ctx.changed(f"wrote {MODULE_JSON}")
+        # Before any agent restart below, so the restart that loads the isolator also honours the order.
+        agentorder.ensure(host, ctx, self.agent_unit(ctx), self.rexray_unit(ctx))
         flags = self.flags(ctx)
         state = load_state(host)
         wanted = self.wanted_flags(ctx)
@@ -167,7 +183,7 @@ class Dvdi(Step):
                 state["restart_pending"] = False
                 save_state(host, state)
             return
-        unit = p.get("agent_unit") or AGENT_UNIT[p["flavour"]]
+        unit = self.agent_unit(ctx)
         if p["self_restart"]:
             services.restart(host, ctx, unit, "isolator flags changed")
             if services.wait_until(lambda: self.agent_runs_with(ctx), 60, 0.5):
@@ -189,6 +205,8 @@ class Dvdi(Step):
             raise StepError(host.failure(r, "dvdcli version"))
         ctx.fact("dvdcli", self.dvdcli(ctx))
         ctx.fact("isolation", flags.get("isolation"))
+        if not agentorder.in_place(host, self.agent_unit(ctx), self.rexray_unit(ctx)):
+            raise StepError(f"{agentorder.DROP_INS[self.agent_unit(ctx)]} is not in place or not loaded by systemd")
         if p["isolator"] == "dvdi" and artifacts.sha256_file(module_path(p["mesos_version"])) != p["module"]["sha256"]:
             raise StepError("the DVDI module on disk does not match its sha256")
         running = self.agent_runs_with(ctx)

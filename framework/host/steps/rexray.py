@@ -23,6 +23,7 @@ CONFIG = "/etc/rexray/config.yml"
 DCOS_CONFIG = "/opt/mesosphere/etc/rexray.conf"
 DCOS_BIN = "/opt/mesosphere/bin/rexray"
 DCOS_UNIT = "dcos-rexray"
+UNIT = "rexray"
 STATE_DIR = "/var/lib/dcos-scaleio"
 DCOS_BACKUP = STATE_DIR + "/rexray.conf.orig"
 DROP_IN = "/etc/systemd/system/rexray.service.d/10-after-scini.conf"
@@ -88,7 +89,7 @@ class Rexray(Step):
 
     def paths(self, ctx):
         """(config file, unit, rexray binary)."""
-        return (DCOS_CONFIG, DCOS_UNIT, DCOS_BIN) if self.dcos(ctx) else (CONFIG, "rexray", "/usr/bin/rexray")
+        return (DCOS_CONFIG, DCOS_UNIT, DCOS_BIN) if self.dcos(ctx) else (CONFIG, UNIT, "/usr/bin/rexray")
 
     # ------------------------------------------------------------------ contract
     def check(self, ctx):

@@ -8,13 +8,14 @@ scheduler's; these only undo what the host steps did on this host:
 - ``uninstall-rexray``: plain Mesos: stop, remove the package, our config and drop-in; DC/OS:
   restore the recorded ``rexray.conf`` and restart ``dcos-rexray``.
 - ``uninstall-dvdi``: restore the agent flags recorded before the first change, remove the module
-  files we installed and dvdcli; reports ``restart: "agent"`` when flags changed back.
+  files we installed, our agent-unit drop-in ordering it after REX-Ray (only a file carrying our
+  marker, then ``daemon-reload``) and dvdcli; reports ``restart: "agent"`` when flags changed back.
 """
 from __future__ import annotations
 
 import json
 
-from .. import services, validate as v
+from .. import agentorder, services, validate as v
 from ..agentflags import AGENT_UNIT, AgentFlags
 from ..step import Step, StepError
 from . import dvdi, rexray
@@ -132,6 +133,8 @@ class UninstallDvdi(Step):
             todo.append("flags")
         if host.exists(dvdi.MODULE_JSON):
             todo.append("module")
+        if agentorder.ours(host):
+            todo.append("agent-order")
         if ctx.params["flavour"] != "dcos" and ctx.pm.installed_version("dvdcli") is not None:
             todo.append("dvdcli")
         return todo
@@ -157,6 +160,7 @@ class UninstallDvdi(Step):
         for path in ours + [dvdi.MODULE_JSON]:
             if host.remove(path):
                 ctx.changed(f"removed {path}")
+        agentorder.remove(host, ctx)
         if ctx.params["flavour"] != "dcos" and ctx.pm.remove("dvdcli"):
             ctx.changed("removed dvdcli")
 

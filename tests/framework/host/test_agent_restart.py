@@ -12,6 +12,8 @@ from dcos_scaleio.sandbox.scaleio import packages
 
 from .conftest import Agent
 
+DROP_IN = "/etc/systemd/system/mesos-slave.service.d/dcos-scaleio-rexray.conf"
+
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
 
@@ -51,10 +53,16 @@ def test_dvdi_restarts_the_agent_itself_when_allowed_and_confirms_its_flags(worl
     asked = agent.step("dvdi", params)
     assert asked["status"] == "COMPLETE" and asked["restart"] == "agent", asked["reason"]
     assert "docker/volume" not in running_flags(emulated)["isolation"]     # nothing restarted by itself
+    assert f"ordered mesos-slave after rexray ({DROP_IN})" in asked["changes"]
+    assert agent.sh("rm", DROP_IN).returncode == 0
     res = agent.step("dvdi", {**params, "self_restart": True})
     assert res["status"] == "COMPLETE", res["reason"]
     assert res["restart"] is None
     assert "restarted mesos-slave (isolator flags changed)" in res["changes"]
+    # The agent-after-REX-Ray drop-in (gone again here) is written before that restart, which honours it.
+    assert res["changes"].index(f"ordered mesos-slave after rexray ({DROP_IN})") < \
+        res["changes"].index("restarted mesos-slave (isolator flags changed)")
+    assert "After=rexray.service" in agent.read(DROP_IN)
     flags = running_flags(emulated)
     assert flags["isolation"] == "posix/cpu,posix/mem,filesystem/linux,docker/volume"
     assert flags["docker_volume_checkpoint_dir"] == "/var/lib/mesos/isolators/docker/volume"
@@ -68,7 +76,11 @@ def test_a_dcos_agent_that_already_runs_docker_volume_is_left_alone(cluster):
     before = agent.read("/var/lib/dcos/mesos-slave-common")
     res = agent.step("dvdi", {"os_family": "ubuntu", "flavour": "dcos"})
     assert res["status"] == "COMPLETE", res["reason"]
-    assert res["changed"] is False and res["restart"] is None
+    # Only the agent-after-REX-Ray drop-in is added (it matters at the agent's next start): no restart.
+    drop_in = "/etc/systemd/system/dcos-mesos-slave.service.d/dcos-scaleio-rexray.conf"
+    assert res["changes"] == [f"ordered dcos-mesos-slave after dcos-rexray ({drop_in})"] and res["restart"] is None
+    assert not any(c["argv"].startswith("systemctl restart") for c in res["commands"])
+    assert "After=dcos-rexray.service" in agent.read(drop_in)
     assert res["facts"]["agent_flags_confirmed"] is True          # asked the running agent
     assert agent.read("/var/lib/dcos/mesos-slave-common") == before
     assert "docker/volume" in running_flags(emulated)["isolation"]
