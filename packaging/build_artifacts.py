@@ -21,8 +21,8 @@ Universe package source (``universe/`` as ``_internal/dcos_scaleio/universe/``),
 
 Build once: a fingerprint of every input (product sources, the schema, requirements, the packaging
 files, the Python and PyInstaller versions) is stamped in ``build/artifacts/<program>.fingerprint``;
-an unchanged fingerprint with the tarball present skips the build. Concurrent callers serialise on a
-lock file, so parallel test sessions build once. The last stdout line is JSON:
+an unchanged fingerprint with the tarball present skips the build. Concurrent callers of one program
+serialise on its lock file, so parallel test sessions build it once; different programs build in parallel. The last stdout line is JSON:
 ``{"<program>": {"path", "sha256", "built": bool, "seconds"}}``.
 """
 from __future__ import annotations
@@ -114,11 +114,12 @@ def fingerprint(program: str) -> str:
     return digest.hexdigest()
 
 
-def _stage_sources() -> pathlib.Path:
+def _stage_sources(program: str) -> pathlib.Path:
     """Copy the product trees into one ``dcos_scaleio`` package folder (what setup.py's package_dir
     maps at install time). PyInstaller's module graph searches plain paths and cannot see the
-    editable install's mapping; the sandbox is simply never staged."""
-    staging = WORK / "src"
+    editable install's mapping; the sandbox is simply never staged. One staging folder per program,
+    so that builds of different programs can run at the same time."""
+    staging = WORK / "src" / program
     shutil.rmtree(staging, ignore_errors=True)
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(ROOT / "dcos_scaleio", staging / "dcos_scaleio", ignore=ignore)
@@ -129,7 +130,7 @@ def _stage_sources() -> pathlib.Path:
 
 def _pyinstaller(program: str, entry: str, module: str, log) -> pathlib.Path:
     dist, work = WORK / "dist", WORK / "work"
-    staging = _stage_sources()
+    staging = _stage_sources(program)
     is_cli = program == PROGRAMS["cli"][0]
     argv = [sys.executable, "-m", "PyInstaller", "--noconfirm", "--onedir", "--name", program,
             "--distpath", str(dist), "--workpath", str(work), "--specpath", str(WORK / "spec"),
@@ -232,14 +233,17 @@ def main(argv=None) -> int:
         return 2
     OUT.mkdir(parents=True, exist_ok=True)
     result = {}
-    with open(OUT / ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)   # parallel callers wait, then find the fresh stamp
-        for which in args.only or DEFAULT_BUILD:
-            key = "dcos-scaleio-cli" if which == "cli" else PROGRAMS[which][0]
+    for which in args.only or DEFAULT_BUILD:
+        program = PROGRAMS[which][0]
+        key = "dcos-scaleio-cli" if which == "cli" else program
+        # One lock per program: parallel callers of the same program wait, then find the fresh stamp;
+        # different programs build at the same time (a test session's workers need all three).
+        with open(OUT / f".{program}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
             try:
                 result[key] = ensure(which, force=args.force)
             except subprocess.CalledProcessError:
-                log = OUT / f"{PROGRAMS[which][0]}.build.log"
+                log = OUT / f"{program}.build.log"
                 sys.stderr.write(log.read_text(errors="replace")[-4000:])
                 print(f"building {which} failed; full log: {log}", file=sys.stderr)
                 return 1
