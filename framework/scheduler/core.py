@@ -3,13 +3,29 @@
 Everything that happens reaches it through one queue -- pymesos callbacks (``(kind, ...)``
 tuples from :class:`~.driver.Callbacks`), the operator stream (agents joining/leaving), cluster
 action results (engine events), HTTP reads (``call``) -- and timers (engine wake-ups,
-reconciliation, the heartbeat watchdog). For each input it
+reconciliation, the heartbeat watchdog).
 
-1. turns it into engine events and collects the engine's decisions;
-2. prepares what the decisions need (ExecutorInfo per host, possibly a new executor generation);
-3. persists the engine's changed records and executor records (BEFORE acting, so a crash replays);
-4. acts: launches, one batched DECLINE per refuse time per offers event, suppress/revive, kills,
-   reconciliation, cluster actions on the worker pool; and only then ACKs the status update.
+Inputs are handled in batches (group commit): what is queued when the loop wakes up (at most
+:data:`BATCH_MAX` items) goes through steps 1-2 one item after the other, in queue order; then
+steps 3-4 run once for the whole batch:
+
+1. turn each input into engine events and collect the engine's decisions;
+2. prepare what the decisions need (ExecutorInfo per host, possibly a new executor generation);
+3. persist the engine's changed records and executor records in ONE store transaction (split only
+   above the store's size limit), BEFORE acting on any of them, so a crash replays;
+4. act, in the order the inputs produced them: launches, one batched DECLINE per refuse time per
+   offers event, suppress/revive, kills, reconciliation, cluster actions on the worker pool, and the
+   ACK of each status update after the effects of the inputs before it.
+
+So nothing is acted on, and no status update is acknowledged, before its transition is durable. A
+crash between the commit and the ACKs makes the agents resend those updates; handling one again is
+a no-op (the restored engine no longer has the task, or already has it running). A burst of status
+updates costs one fsync'd transaction instead of one per update.
+
+Batch boundaries (:data:`_BARRIERS`): an HTTP ``call`` (its result must only show committed state,
+and operator commands commit and act at once), (re)registration, disconnection and errors commit
+what came before and are handled on their own. So are timers, outside batches. A decision whose
+follow-up reads in-memory bookkeeping of the acting step (RestartAgent) ends the batch early.
 
 Nothing here blocks for long except Mesos calls (one HTTP POST each) and store writes.
 """
@@ -30,7 +46,7 @@ from dcos_scaleio.plan import (LONG_REFUSE_S, AgentAdded, AgentRemoved, AgentsLi
 from . import messages
 from .operator_stream import AgentJoined, AgentLeft, AgentsSnapshot
 
-__all__ = ["Core", "BLOCKED_REFUSE_S", "LAUNCH_REFUSE_S"]
+__all__ = ["Core", "BLOCKED_REFUSE_S", "LAUNCH_REFUSE_S", "BATCH_MAX"]
 
 LOG = logging.getLogger(__name__)
 BLOCKED_REFUSE_S = 2.0     # offers from an agent whose tasks are being reconciled, or before the agent list
@@ -39,6 +55,20 @@ _RUNNING = frozenset({"TASK_STAGING", "TASK_STARTING", "TASK_RUNNING"})
 _TERMINAL = frozenset({"TASK_FINISHED", "TASK_FAILED", "TASK_KILLED", "TASK_ERROR", "TASK_LOST", "TASK_DROPPED",
                        "TASK_GONE", "TASK_GONE_BY_OPERATOR", "TASK_UNKNOWN"})
 _STOP = object()
+BATCH_MAX = 256            # inputs per group commit: bounds how long the first one waits for its effects
+# Core items handled on their own, after committing and acting on what was queued before them.
+_BARRIERS = frozenset({"call", "registered", "reregistered", "disconnected", "error"})
+
+
+class _Pending:
+    """What the current batch will persist and then do: executor records by hostname (the latest
+    state of each, one Put per key) and the effects ``(fn, args)`` in the order they were produced."""
+
+    __slots__ = ("executors", "effects")
+
+    def __init__(self):
+        self.executors: dict = {}
+        self.effects: list = []
 
 
 class Core:
@@ -72,8 +102,10 @@ class Core:
         self.task_hosts: dict[str, str] = {}
         self.counters = {"offers": 0, "declined": 0, "decline_calls": 0, "launched": 0, "suppress": 0,
                          "revive": 0, "kills": 0, "reconcile_calls": 0, "reconcile_lost": 0, "watchdog_restarts": 0,
-                         "acks": 0, "statuses": 0}
+                         "acks": 0, "statuses": 0, "commits": 0, "batches": 0}
         self._wakeup: float | None = None
+        self._pending = _Pending()
+        self._batching = False           # True while a batch's inputs are handled: _commit defers
         # Until the operator stream's first agent list (or this deadline), offers are declined
         # briefly: the engine places MDMs among ALL agents, so it must not see them one by one.
         self._listed_by = clock() + agent_list_wait_s if agent_list_wait_s > 0 else None
@@ -139,14 +171,42 @@ class Core:
                     item = self.q.get(timeout=self._timeout())
                 except queue.Empty:
                     item = None
-                if item is _STOP:
+                if item is not None and not self._batch(item):
                     break
-                if item is not None:
-                    self._dispatch(item)
                 self._timers()
         except Exception as exc:   # the engine's state may be inconsistent now: let Marathon restart us
             LOG.exception("core loop crashed")
             self.fatal(f"core loop crashed: {type(exc).__name__}: {exc}")
+
+    def _batch(self, first) -> bool:
+        """Handle ``first`` and what is queued behind it right now (at most BATCH_MAX items) as one
+        batch (see the module docstring); False when a stop request was among them. If an input
+        raises, nothing of the batch is persisted or acted on (the loop crashes: see _run)."""
+        limit = min(BATCH_MAX, 1 + self.q.qsize())
+        item, stop = first, False
+        self.counters["batches"] += 1
+        self._batching = True
+        try:
+            for n in range(limit):
+                if n:
+                    try:
+                        item = self.q.get_nowait()
+                    except queue.Empty:
+                        break
+                if item is _STOP:
+                    stop = True
+                    break
+                if type(item) is tuple and item[0] in _BARRIERS:    # (an AgentsSnapshot is a tuple too)
+                    self._flush()
+                    self._batching = False
+                    self._dispatch(item)
+                    self._batching = True
+                else:
+                    self._dispatch(item)
+        finally:
+            self._batching = False
+        self._flush()
+        return not stop
 
     def _timeout(self) -> float:
         now = self.clock()
@@ -337,9 +397,9 @@ class Core:
                     changed.append(rec)
         elif state in _RUNNING and tid not in self.engine.tasks and self.driver is not None:
             # A task we do not (or no longer) recognise, e.g. one given up as lost that resurfaced.
+            # Killed in order with the batch: the engine may have given it up earlier in this batch.
             LOG.warning("killing unrecognised task %s (%s)", tid, state)
-            self.counters["kills"] += 1
-            self.driver.kill(tid)
+            self._commit([KillTask(tid, aid or "", "unrecognised task")])
         events = [messages.status_event(now, status)]
         self._feed(events, ack=status, extra_records=changed)
 
@@ -377,6 +437,12 @@ class Core:
         """Agents the engine knew came back (a healed partition): an implicit reconciliation brings
         their tasks' states, and tasks the engine gave up on are then killed as unrecognised."""
         if self.subscribed and self.driver is not None and any(a in self.engine.by_agent for a in agent_ids):
+            self._later(self._reconcile_implicitly)
+            if not self._batching:
+                self._flush()
+
+    def _reconcile_implicitly(self):
+        if self.driver is not None:
             self.counters["reconcile_calls"] += 1
             self.driver.reconcile([])
 
@@ -424,31 +490,53 @@ class Core:
 
     # ------------------------------------------------------------------ decisions
     def _commit(self, decisions, ack=None, extra_records=()):
-        """Prepare, persist, then act (see the module docstring)."""
+        """Prepare ``decisions``, then queue them (and the ACK of the status update ``ack``) behind
+        the batch's commit; outside a batch, commit and act at once (see the module docstring)."""
+        pending = self._pending
+        for rec in extra_records:
+            if rec is not None:
+                pending.executors[rec.hostname] = rec
         launches = []
-        records = [r for r in extra_records if r is not None]
         for d in decisions:
             if isinstance(d, LaunchHostStep):
                 task, rec = self._prepare_launch(d)
                 launches.append((d, task))
                 if rec is not None:
-                    records.append(rec)
+                    pending.executors[rec.hostname] = rec
+        if decisions:
+            self._later(self._act, decisions, launches)
+        if ack is not None:
+            self._later(self._ack, ack)
+        if not self._batching or any(isinstance(d, RestartAgent) for d in decisions):
+            self._flush()     # (_restart_agent's bookkeeping must be in place for the next offers)
+
+    def _later(self, fn, *args):
+        """Run ``fn(*args)`` after the current batch is committed, in order with its other effects."""
+        self._pending.effects.append((fn, args))
+
+    def _flush(self):
+        """Persist everything the batch changed in one store transaction, then run its effects."""
+        pending, self._pending = self._pending, _Pending()
         changes = self.engine.drain_changes()
         if changes:
             self.version += 1
-        if self.state is not None and (changes or records):
+        if self.state is not None and (changes or pending.executors):
             try:
-                self.state.save(changes, records)
+                self.state.save(changes, pending.executors.values())
             except Exception as exc:   # acting on unpersisted decisions could repeat effects after a crash
                 LOG.exception("persisting the scheduler state failed")
                 self.fatal(f"cannot persist state: {type(exc).__name__}: {exc}")
                 return
-        self._act(decisions, launches)
+            self.counters["commits"] += 1
+        for fn, args in pending.effects:
+            fn(*args)
         if self._parked:
             self._revive_parked()
-        if ack is not None and "uuid" in ack and self.driver is not None:
+
+    def _ack(self, status):
+        if "uuid" in status and self.driver is not None:
             self.counters["acks"] += 1
-            self.driver.acknowledge(ack)
+            self.driver.acknowledge(status)
 
     def _prepare_launch(self, d: LaunchHostStep):
         offer = self.offers.get(d.offer_id) or {}
@@ -530,7 +618,8 @@ class Core:
                     self.driver.revive(self.roles)
             elif isinstance(d, KillTask):
                 self.counters["kills"] += 1
-                self.driver.kill(d.task_id)
+                if self.driver is not None:
+                    self.driver.kill(d.task_id)
             elif isinstance(d, RunClusterAction):
                 if self.actions is not None:
                     self.actions.submit(d)

@@ -87,6 +87,11 @@ class StatusDedupe:
             self._queued[uuid] = now
             return True
 
+    def pending(self) -> int:
+        """Status updates admitted (queued for the core loop) whose ACK has not been confirmed yet."""
+        with self._lock:
+            return len(self._queued)
+
     def recently_acked(self, uuid: str) -> bool:
         now = self.clock()
         with self._lock:
