@@ -35,10 +35,16 @@ class Agent:
     def __init__(self, root: AgentRoot, name: str, ip: str, family: str, flavour: str):
         self.root, self.name, self.ip, self.family, self.flavour = root, name, ip, family, flavour
 
+    def runner_env(self) -> dict:
+        """What the runner inherits from the executor on a real agent, including the agent's endpoint:
+        steps find this host's own listeners by it (other worlds' gateways share port 8443 in the
+        sandbox's network namespace, e.g. on another pytest worker)."""
+        return {**default_env(), "MESOS_AGENT_ENDPOINT": f"{self.ip}:5051"}
+
     def start_step(self, step: str, params: dict, secrets: dict | None = None):
         """Start the runner for ``step`` in the background (to crash it mid-way)."""
         import subprocess
-        proc = self.root.popen(RUNNER + [step], env=default_env(), stdin=subprocess.PIPE,
+        proc = self.root.popen(RUNNER + [step], env=self.runner_env(), stdin=subprocess.PIPE,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         proc.stdin.write(json.dumps({**params, **({"secrets": secrets} if secrets else {})}).encode())
         proc.stdin.close()
@@ -49,7 +55,7 @@ class Agent:
         body = dict(params)
         if secrets:
             body["secrets"] = secrets
-        res = self.root.run(RUNNER + [step], env=default_env(), input=json.dumps(body), timeout=timeout)
+        res = self.root.run(RUNNER + [step], env=self.runner_env(), input=json.dumps(body), timeout=timeout)
         lines = res.stdout.strip().splitlines()
         assert lines, f"runner printed nothing (rc {res.returncode}): {res.stderr[-3000:]}"
         result = json.loads(lines[-1])
