@@ -33,7 +33,7 @@ from sched_support import AgentSpec, base_options, framework_tasks, make_cluster
 
 pytestmark = [pytest.mark.sandbox]
 AGENTS = 4
-TASK_S = 4.0      # long enough to hold the core loop before any deps task finishes
+TASK_S = 6.0      # long enough to hold the core loop before any deps task finishes
 
 
 def wal_end_and_commits(wal_path, start=None):
