@@ -5,6 +5,9 @@ Only the sandbox's emulators stand in for real hosts: the steps run as
 ``python -m dcos_scaleio.framework.host.run <step>`` inside the agent root (nsenter + chroot), and
 call the agent's own dpkg/rpm/apt-get/yum/systemctl/scli/drv_cfg/rexray/dvdcli.
 """
+import concurrent.futures
+import functools
+import itertools
 import json
 import os
 import signal
@@ -27,6 +30,14 @@ PASSWORD = "Sandbox-Pw-7741"
 RUNNER = [sys.executable, "-m", "dcos_scaleio.framework.host.run"]
 # Loopback block of this test process (other folders use 127.100-199.x).
 OCTET2 = 20 + os.getpid() % 50
+# A DC/OS agent from before docker/volume was on by default.
+OLD_DCOS_ISOLATION = "cgroups/cpu,cgroups/mem,disk/du,filesystem/linux,docker/runtime"
+
+
+def parallel(*calls):
+    """Run independent calls ``(fn, *args)`` at once (steps on different agents); results in order."""
+    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
+        return [f.result() for f in [pool.submit(*c) for c in calls]]
 
 
 class Agent:
@@ -83,7 +94,7 @@ class World:
         self.base, self.pkgdir, self.catalog, self.mirror = base, pkgdir, catalog, mirror
         self.state, self.system = state, system
         self.agents: list[Agent] = []
-        self._n = 0
+        self._numbers = itertools.count(1)   # next() is atomic: agents are built from several threads
 
     def artifact(self, key: str) -> dict:
         name = self.catalog[key]
@@ -104,8 +115,7 @@ class World:
     def agent(self, name: str, family: str, *, flavour: str = "mesos", kernel: str | None = None,
               isolation: str | None = None,
               disks=({"name": "sdb", "size_gb": 100, "fs": None}, {"name": "sdc", "size_gb": 100, "fs": "ext4"})):
-        self._n += 1
-        ip = f"127.{OCTET2}.77.{self._n}"
+        ip = f"127.{OCTET2}.77.{next(self._numbers)}"
         root = AgentRoot(self.base / "agents", name, hostname=name, shared_dirs=[str(self.state)])
         kwargs = {"kernel": kernel} if kernel else {}
         hosts.provision(root, os_family=family, disks=list(disks), flavour=flavour, **kwargs)
@@ -126,6 +136,13 @@ class World:
         failed = hosts.boot(root)
         assert not failed, failed
         return agent
+
+    def mixed_agents(self, ubuntu: str, rhel: str, dcos: str) -> tuple[Agent, Agent, Agent]:
+        """Three agents built at once: Ubuntu and CentOS on plain Mesos, and Ubuntu on a DC/OS from
+        before docker/volume was on by default."""
+        return tuple(parallel((self.agent, ubuntu, "ubuntu"), (self.agent, rhel, "rhel"),
+                              (functools.partial(self.agent, flavour="dcos", isolation=OLD_DCOS_ISOLATION),
+                               dcos, "ubuntu")))
 
     def close(self):
         for a in self.agents:

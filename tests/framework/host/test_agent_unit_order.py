@@ -4,13 +4,12 @@ so this module does not depend on test_steps_flow's order. The agent roots' syst
 ``systemctl show -p After`` reports what its manager has loaded (a drop-in without daemon-reload is
 not seen), and the step result's ``commands`` list every command the step ran (no second
 daemon-reload, never an agent restart: these agents run without self_restart)."""
-import concurrent.futures
-
 import pytest
+
+from .conftest import parallel
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
-OLD_DCOS_ISOLATION = "cgroups/cpu,cgroups/mem,disk/du,filesystem/linux,docker/runtime"
 PLAIN = "/etc/systemd/system/mesos-slave.service.d/dcos-scaleio-rexray.conf"
 DCOS = "/etc/systemd/system/dcos-mesos-slave.service.d/dcos-scaleio-rexray.conf"
 OPERATOR = "/etc/systemd/system/mesos-slave.service.d/operator.conf"
@@ -18,15 +17,11 @@ OPERATOR = "/etc/systemd/system/mesos-slave.service.d/operator.conf"
 
 @pytest.fixture(scope="module")
 def agents(world):
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        futs = [pool.submit(world.agent, "ord-u", "ubuntu"), pool.submit(world.agent, "ord-r", "rhel"),
-                pool.submit(world.agent, "ord-d", "ubuntu", flavour="dcos", isolation=OLD_DCOS_ISOLATION)]
-        return [f.result() for f in futs]
+    return world.mixed_agents("ord-u", "ord-r", "ord-d")
 
 
 def each(agents, fn):
-    with concurrent.futures.ThreadPoolExecutor(len(agents)) as pool:
-        return list(pool.map(fn, agents))
+    return parallel(*[(fn, a) for a in agents])
 
 
 def dvdi(world, agent):

@@ -6,7 +6,6 @@ tie-breaker (an older DC/OS without docker/volume). Every step's first run acts,
 converges when re-run without applying anything twice (the ScaleIO world's event log is the witness),
 and secrets never appear in any result. The tests of this module build on each other, in order.
 """
-import concurrent.futures
 import json
 import os
 import signal
@@ -14,30 +13,18 @@ import signal
 import pytest
 import requests
 
-from .conftest import MESOS, PASSWORD, VERSION, wait_for
+from .conftest import MESOS, OLD_DCOS_ISOLATION, PASSWORD, VERSION, parallel, wait_for
 
 pytestmark = [pytest.mark.sandbox, pytest.mark.needs_root]
 
 SECRETS = {"admin_password": PASSWORD}
 GW_PORT = 8443
 ISOLATOR_NATIVE = "cgroups/cpu,cgroups/mem,filesystem/linux,docker/volume"
-# A DC/OS agent from before docker/volume was on by default.
-OLD_DCOS_ISOLATION = "cgroups/cpu,cgroups/mem,disk/du,filesystem/linux,docker/runtime"
 
 
 @pytest.fixture(scope="module")
 def agents(world):
-    with concurrent.futures.ThreadPoolExecutor(3) as pool:
-        futs = [pool.submit(world.agent, "pri", "ubuntu"), pool.submit(world.agent, "sec", "rhel"),
-                pool.submit(world.agent, "tb", "ubuntu", flavour="dcos", isolation=OLD_DCOS_ISOLATION)]
-        pri, sec, tb = (f.result() for f in futs)
-    return pri, sec, tb
-
-
-def parallel(*calls):
-    """Run independent steps on different agents at once; results in order."""
-    with concurrent.futures.ThreadPoolExecutor(len(calls)) as pool:
-        return [f.result() for f in [pool.submit(*c) for c in calls]]
+    return world.mixed_agents("pri", "sec", "tb")   # pri, sec, tb
 
 
 def ok(result, changed=None):
