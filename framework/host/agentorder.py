@@ -15,6 +15,7 @@ unmounts the volumes of containers lost in a crash or reboot when the agent star
 from __future__ import annotations
 
 from .hostcmd import Host
+from .services import daemon_reload
 
 AGENT_UNITS = ("mesos-slave", "dcos-mesos-slave", "dcos-mesos-slave-public")
 REXRAY_UNITS = ("rexray", "dcos-rexray")
@@ -38,13 +39,6 @@ def text(rexray_unit: str) -> str:
 
 def is_ours(content: str | None) -> bool:
     return content is not None and content.startswith(MARKER)
-
-
-def _reload(host: Host) -> None:
-    from .step import StepError
-    r = host.run(["systemctl", "daemon-reload"], timeout=60)
-    if not r.ok:
-        raise StepError(host.failure(r, "systemctl daemon-reload"))
 
 
 def systemd_orders(host: Host, agent_unit: str, rexray_unit: str) -> bool:
@@ -77,7 +71,7 @@ def ensure(host: Host, ctx, agent_unit: str, rexray_unit: str) -> None:
         ctx.changed(f"ordered {agent_unit} after {rexray_unit} ({path})")
     else:
         ctx.changed(f"systemctl daemon-reload: systemd had not loaded {path}")
-    _reload(host)
+    daemon_reload(host)
 
 
 def ours(host: Host) -> list[str]:
@@ -91,4 +85,4 @@ def remove(host: Host, ctx) -> None:
     for path in removed:
         ctx.changed(f"removed {path}")
     if removed:
-        _reload(host)
+        daemon_reload(host)

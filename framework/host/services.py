@@ -5,7 +5,8 @@ import time
 
 from .hostcmd import Host, listening_ports
 
-__all__ = ["state", "wait_active", "is_active", "ensure_running", "restart", "stop_disable", "wait_port", "wait_until", "unit_text"]
+__all__ = ["state", "wait_active", "is_active", "ensure_running", "restart", "stop_disable", "wait_port", "wait_until",
+           "unit_text", "daemon_reload"]
 
 # A unit whose configuration was changed is marked here *before* the change and unmarked only after
 # it has (re)started, so a crash between writing a config and restarting never leaves a service
@@ -42,6 +43,14 @@ def wait_until(predicate, timeout_s: float, interval_s: float = 0.2) -> bool:
         if time.monotonic() >= deadline:
             return False
         time.sleep(interval_s)
+
+
+def daemon_reload(host: Host) -> None:
+    """``systemctl daemon-reload``; raise StepError if it fails (a unit file written for nothing)."""
+    from .step import StepError
+    r = host.run(["systemctl", "daemon-reload"], timeout=60)
+    if not r.ok:
+        raise StepError(host.failure(r, "systemctl daemon-reload"))
 
 
 def ensure_running(host: Host, ctx, unit: str, timeout_s: float = 30.0) -> None:
