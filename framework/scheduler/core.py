@@ -275,8 +275,7 @@ class Core:
                 self.driver.reconcile(ids)
         if self.driver is not None:
             if self.engine.wants_offers:
-                self.counters["revive"] += 1
-                self.driver.revive(self.roles)
+                self._revive()
             else:
                 self.counters["suppress"] += 1
                 self.driver.suppress(self.roles)
@@ -568,15 +567,17 @@ class Core:
             return
         LOG.info("%s agent %s for %s", "rebooting" if d.kind == "reboot" else "restarting", d.hostname, d.step)
         self._agent_restarts[d.hostname] = {"launch": last, "task_id": None, "kind": d.kind}
-        if self.driver is not None:     # offers may be suppressed: the restart task needs one
-            self.counters["revive"] += 1
-            self.driver.revive(self.roles)
+        self._revive()     # offers may be suppressed: the restart task needs one
 
     def _revive_parked(self):
         """One Revive when a host declined with a long filter has ready work again (see __init__)."""
         if self._parked.isdisjoint(self.engine.offer_nodes) or not self.engine.wants_offers:
             return      # (not wanted: the parallelism limit; the engine revives when it is lifted)
-        self._parked.clear()                 # a Revive clears every filter
+        self._revive()
+
+    def _revive(self):
+        """REVIVE: it clears every decline filter, so no host stays parked behind one."""
+        self._parked.clear()
         if self.driver is not None:
             self.counters["revive"] += 1
             self.driver.revive(self.roles)
@@ -612,10 +613,7 @@ class Core:
                 if self.driver is not None:
                     self.driver.suppress(self.roles)
             elif isinstance(d, Revive):
-                self._parked.clear()
-                self.counters["revive"] += 1
-                if self.driver is not None:
-                    self.driver.revive(self.roles)
+                self._revive()
             elif isinstance(d, KillTask):
                 self.counters["kills"] += 1
                 if self.driver is not None:
