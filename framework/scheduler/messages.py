@@ -14,6 +14,7 @@ import shlex
 import urllib.parse
 from typing import Mapping
 
+from dcos_scaleio.options import patterns
 from dcos_scaleio.plan import AgentInfo, TaskStatusUpdate
 
 __all__ = ["TWO_WEEKS_S", "PUBLIC_ROLE", "framework_info", "executor_id", "executor_info", "task_info",
@@ -72,7 +73,7 @@ def executor_info(eid: str, *, persona: str, options, artifact_url: str, dev_pyt
     ex = options.service.executor
     cpus, mem = (ex.mdm_cpus, ex.mdm_mem) if persona == "mdm" else (ex.data_cpus, ex.data_mem)
     sha256 = options.artifacts.executor.sha256 if artifact_url == options.artifacts.executor.url else ""
-    if artifact_url and _SHA256.match(sha256 or ""):
+    if artifact_url and patterns.SHA256.match(sha256 or ""):
         # The archive is checked before anything in it runs (as the Marathon template does for the
         # scheduler): fetched as is, sha256sum -c, then unpacked.
         name = artifact_basename(artifact_url)
@@ -92,7 +93,6 @@ def executor_info(eid: str, *, persona: str, options, artifact_url: str, dev_pyt
 
 
 _ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.(tar\.gz|tgz)$")
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def artifact_basename(url: str) -> str:
