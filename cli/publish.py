@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import base64
+import functools
 import json
 import os
 import pathlib
@@ -25,9 +26,6 @@ from .errors import CliError
 
 REPO_APP_ID = "/scaleio-universe"
 REPO_NAME = "scaleio-embedded"
-REPO_MEDIA_TYPE = "application/vnd.dcos.universe.repo+json;charset=utf-8;version=v4"
-REQUIRED = ("dcos-scaleio-scheduler.tar.gz", "dcos-scaleio-executor.tar.gz")
-CLI_ZIP = "dcos-scaleio-cli-linux-x86-64.zip"
 REPO_ENV = "SCALEIO_REPO_JSON"
 READY_TIMEOUT_S = 120.0
 
@@ -39,8 +37,10 @@ def package_source() -> pathlib.Path:
     return pathlib.Path(__file__).resolve().parent.parent / "universe"
 
 
+@functools.cache
 def _builder():
-    """``packaging/universe.py`` (U's): a top-level module in the binary, a file in a checkout."""
+    """``packaging/universe.py`` (U's): a top-level module in the binary, a file in a checkout. Its
+    constants name the artifacts and the repository media type."""
     if getattr(sys, "frozen", False):
         import universe
         return universe
@@ -54,10 +54,11 @@ def _builder():
 
 def artifact_digests(http, artifacts_url: str) -> dict:
     """``{file: sha256}`` from the mirror's ``.sha256`` files (sha256sum format)."""
+    builder = _builder()
     shas = {}
-    for name in REQUIRED + (CLI_ZIP,):
+    for name in builder.REQUIRED_ARTIFACTS + (builder.CLI_ZIP,):
         resp = http.request("GET", f"{artifacts_url}/{name}.sha256")
-        if resp.status == 404 and name == CLI_ZIP:
+        if resp.status == 404 and name == builder.CLI_ZIP:
             continue
         if resp.status != 200:
             raise CliError(errors.VALIDATION, f"--artifacts-url: {artifacts_url}/{name}.sha256 answered {resp.status}",
@@ -84,7 +85,7 @@ def repo_app(index: dict, artifacts_url: str) -> dict:
         "id": REPO_APP_ID, "instances": 1, "cpus": 0.1, "mem": 128,
         "cmd": "chmod +x bin/dcos-scaleio && exec bin/dcos-scaleio scaleio serve-repo",
         "env": {REPO_ENV: base64.b64encode(json.dumps(index).encode()).decode("ascii")},
-        "fetch": [{"uri": f"{artifacts_url}/{CLI_ZIP}", "extract": True, "cache": False}],
+        "fetch": [{"uri": f"{artifacts_url}/{_builder().CLI_ZIP}", "extract": True, "cache": False}],
         "portDefinitions": [{"port": 0, "protocol": "tcp", "name": "http"}],
         "healthChecks": [{"protocol": "HTTP", "path": "/repo.json", "portIndex": 0, "gracePeriodSeconds": 60,
                           "intervalSeconds": 5, "timeoutSeconds": 5, "maxConsecutiveFailures": 3}],
@@ -138,8 +139,9 @@ def publish(ctx, cosmos, artifacts_url: str | None) -> None:
                        "or add a repository with `dcos package repo add --index=0 <name> <url>`.")
     artifacts_url = artifacts_url.rstrip("/")
     shas = artifact_digests(ctx.http, artifacts_url)
-    if CLI_ZIP not in shas:
-        raise CliError(errors.VALIDATION, f"{artifacts_url}/{CLI_ZIP} is needed to serve the package repository",
+    cli_zip = _builder().CLI_ZIP
+    if cli_zip not in shas:
+        raise CliError(errors.VALIDATION, f"{artifacts_url}/{cli_zip} is needed to serve the package repository",
                        "Build it with `make cli` and put it on the mirror.")
     index = repository_index(artifacts_url, shas)
     app = repo_app(index, artifacts_url)
@@ -157,6 +159,7 @@ def serve(port: int | None = None) -> int:
     """``dcos-scaleio scaleio serve-repo``: serve the index in ``$SCALEIO_REPO_JSON`` (base64) at
     ``/repo.json`` (and ``/``) on ``$PORT0``, with the v4 repository media type, until killed."""
     import http.server
+    media_type = _builder().REPO_MEDIA_TYPE
     body = base64.b64decode(os.environ[REPO_ENV])
     json.loads(body)   # refuse to serve garbage
     port = port or int(os.environ.get("PORT0") or os.environ.get("PORT_HTTP") or 0)
@@ -167,7 +170,7 @@ def serve(port: int | None = None) -> int:
                 self.send_error(404)
                 return
             self.send_response(200)
-            self.send_header("Content-Type", REPO_MEDIA_TYPE)
+            self.send_header("Content-Type", media_type)
             self.send_header("Content-Length", str(len(body)))
             self.end_headers()
             self.wfile.write(body)

@@ -43,7 +43,7 @@ ROOT = pathlib.Path(__file__).resolve().parent.parent
 PACKAGING = ROOT / "packaging"
 if str(PACKAGING) not in sys.path:   # run as a script, by runpy or by path: find universe.py beside us
     sys.path.insert(0, str(PACKAGING))
-from universe import sha256_file  # noqa: E402
+from universe import CLI_ZIP, sha256_file  # noqa: E402
 
 OUT = ROOT / "build" / "artifacts"
 WORK = ROOT / "build" / "pyinstaller"
@@ -58,7 +58,6 @@ PROGRAMS = {
     "cli": ("dcos-scaleio", "cli_entry.py", "dcos_scaleio.cli.main"),
 }
 DEFAULT_BUILD = ("executor", "scheduler")
-CLI_ZIP = "dcos-scaleio-cli-linux-x86-64.zip"
 # Product source trees (setup.py's package_dir): the sandbox is not an input and never ships.
 SOURCE_DIRS = ("dcos_scaleio", "framework", "cli")
 # Per program, the trees it is built from (a CLI edit must not rebuild the executor, and back).
