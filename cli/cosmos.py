@@ -137,7 +137,7 @@ def _service_name(ctx, options: dict | None = None) -> str:
 
 
 def install(ctx, cosmos: Cosmos) -> int:
-    from .commands import confirm, load_options_file, plan_exit, validate_options
+    from .commands import confirm, load_options_file, validate_options
     ns = ctx.ns
     options = load_options_file(ns.options) if ns.options else {}
     name = _service_name(ctx, options)
@@ -166,10 +166,11 @@ def install(ctx, cosmos: Cosmos) -> int:
     if ns.no_wait:
         print(f"Follow the deployment with `dcos scaleio --name={name} status --watch`.")
         return errors.OK
-    return _follow_deploy(ctx, name, ns.timeout, plan_exit)
+    return _follow_deploy(ctx, name, ns.timeout)
 
 
-def _follow_deploy(ctx, name: str, timeout, plan_exit) -> int:
+def _follow_deploy(ctx, name: str, timeout) -> int:
+    from .commands import plan_exit
     from .service import ServiceApi
     from .watch import follow
     api = ServiceApi(ctx.http, ctx.config, name)
@@ -300,17 +301,7 @@ def update_start(ctx, cosmos: Cosmos) -> int:
 
 
 def update_status(ctx) -> int:
-    from .commands import plan_exit
-    from .service import ServiceApi
-    ns = ctx.ns
-    api = ServiceApi(ctx.http, ctx.config, getattr(ns, "name", None))
-    if getattr(ns, "watch", False):
-        from .watch import follow
-        _, plan = follow(api, "deploy", timeout=ns.timeout, tolerate=(errors.UNAVAILABLE,), quiet=ns.json)
-    else:
-        _, plan = api.plan("deploy")
-    if ns.json:
-        render.print_json(plan)
-    else:
-        render.out(render.plan_tree(plan, "deploy"))
-    return plan_exit(plan)
+    """``update status [--watch]`` is ``status`` of the deploy plan, the plan an update runs."""
+    from .commands import status
+    ctx.ns.plan, ctx.ns.interval = "deploy", 1.0
+    return status(ctx)
