@@ -281,11 +281,12 @@ class DcosDemo:
             raise DemoFailed(f"`dcos scaleio {' '.join(argv)}` exited {proc.returncode}")
         return proc.returncode
 
-    def api(self, path: str):
+    def get(self, path: str):
+        """``GET <dcos_url><path>`` as the logged-in user (through the Admin Router); the JSON answer."""
         import requests
-        r = requests.get(f"{self.up.info['dcos_url']}/service/{SERVICE}{path}", timeout=30,
-                         verify=self.up.info["dcos_ca_path"],
-                         headers={"Authorization": f"token={self.up.info['dcos_acs_token']}"})
+        info = self.up.info
+        r = requests.get(f"{info['dcos_url']}{path}", timeout=30, verify=info["dcos_ca_path"],
+                         headers={"Authorization": f"token={info['dcos_acs_token']}"})
         r.raise_for_status()
         return r.json()
 
@@ -332,14 +333,12 @@ class DcosDemo:
         self.console.print(f"{self.cli} (sha256 {built['sha256'][:16]}...)")
 
     def install(self) -> None:
-        from .up import deep_merge
+        from .up import deep_merge, write_private_json
         options = deep_merge(json.loads(pathlib.Path(self.up.info["options_file"]).read_text()), INSTALL_OVERRIDES)
         # The gateways the framework installs get certificates from the ScaleIO world's CA.
         options["scaleio"].setdefault("gateway", {}).setdefault("ca_file", str(pathlib.Path(self.up.world.sio_dir) / "tls" / "ca.pem"))
         path = pathlib.Path(self.state_dir) / "install-options.json"
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)   # it holds the admin password
-        with os.fdopen(fd, "w") as fh:
-            json.dump(options, fh, indent=1)
+        write_private_json(path, options)   # it holds the admin password
         self.say("dcos scaleio install: validate, publish the package, install through Cosmos, follow the plan")
         self.dcos("install", f"--options={path}", "--yes", f"--artifacts-url={self.up.info['artifacts_url']}",
                   f"--timeout={self.args.timeout:.0f}")
@@ -367,7 +366,7 @@ class DcosDemo:
     def status(self) -> None:
         self.say("dcos scaleio status, and the cluster's capacity")
         self.dcos("status")
-        cluster = self.api("/v1/cluster")
+        cluster = self.get(f"/service/{SERVICE}/v1/cluster")
         table = Table(title="ScaleIO capacity (GET /service/scaleio/v1/cluster)")
         for col in ("protection domain", "storage pool", "SDSs", "capacity"):
             table.add_column(col)
@@ -384,14 +383,10 @@ class DcosDemo:
 
     def after_uninstall(self, host: str) -> None:
         """The default uninstall leaves ScaleIO working: the volume still holds what the task wrote."""
-        import requests
-
         from .workload import run_volume_task
         self.say(f"after the uninstall: the framework is gone, the volume '{DEMO_VOLUME}' is still there")
         info = self.up.info
-        frameworks = requests.get(f"{info['dcos_url']}/mesos/master/frameworks", timeout=30,
-                                  verify=info["dcos_ca_path"],
-                                  headers={"Authorization": f"token={info['dcos_acs_token']}"}).json()
+        frameworks = self.get("/mesos/master/frameworks")
         registered = [f["name"] + ("" if f.get("active") else " (inactive)") for f in frameworks.get("frameworks", [])]
         self.console.print(f"frameworks registered at the Mesos master: {', '.join(registered) or 'none'}")
         with self.console.status("reading the volume from a new task..."):

@@ -52,25 +52,26 @@ class UniverseServer(ServedHTTP):
     def start(self) -> "UniverseServer":
         if self.running:
             return self
-        owner = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def log_message(self, *a):
-                pass
-
-            def do_GET(self):
-                if self.path.split("?", 1)[0] not in ("/repo", "/repo.json"):
-                    status, ctype, body = 404, "text/plain", b"not found\n"
-                else:
-                    status, ctype, body = 200, owner.content_type(), owner.repo_file.read_bytes()
-                self.send_response(status)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-        return self._serve(threading_server((self.host, self.port), Handler), "universe")
+        return self._serve(threading_server((self.host, self.port), self._handler(_Handler)), "universe")
 
     @property
     def repo_url(self) -> str:
         return f"http://{self.host}:{self.port}/repo"
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    owner: UniverseServer
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        if self.path.split("?", 1)[0] not in ("/repo", "/repo.json"):
+            status, ctype, body = 404, "text/plain", b"not found\n"
+        else:
+            status, ctype, body = 200, self.owner.content_type(), self.owner.repo_file.read_bytes()
+        self.send_response(status)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
