@@ -45,23 +45,23 @@ def api_get(info: dict, path: str, token: str | None = None, prefix: str = "/ser
 
 def wait_for_service(info: dict, timeout: float = 120.0) -> None:
     """Until Marathon has no deployment in progress and the installed scheduler answers its deploy
-    plan through the Admin Router."""
-    deadline = time.monotonic() + timeout
-    while True:
+    plan through the Admin Router (``timeout`` for both together)."""
+    from support.waiting import wait_for
+
+    def read(path, prefix):
         try:
-            status, deployments = api_get(info, "/v2/deployments", prefix="/service/marathon")
-            if status == 200 and not deployments:
-                break
-        except (OSError, ValueError):
-            pass
-        assert time.monotonic() < deadline, "Marathon's deployment did not finish"
-        time.sleep(0.5)
-    while True:
-        try:
-            status, _ = api_get(info, "/v1/plans/deploy")
-            if status in (200, 202, 417):
-                return
-        except (OSError, ValueError):
-            pass
-        assert time.monotonic() < deadline, "the installed scheduler did not answer through the Admin Router"
-        time.sleep(0.5)
+            return api_get(info, path, prefix=prefix)
+        except (OSError, ValueError):   # not up yet, or an answer that is not JSON
+            return None, None
+
+    def deployed():
+        status, deployments = read("/v2/deployments", "/service/marathon")
+        return status == 200 and not deployments
+
+    def serving():
+        return read("/v1/plans/deploy", "/service/scaleio")[0] in (200, 202, 417)
+
+    started = time.monotonic()
+    wait_for(deployed, timeout, "Marathon's deployment to finish", interval=0.5)
+    wait_for(serving, max(0.0, timeout - (time.monotonic() - started)),
+             "the installed scheduler to answer through the Admin Router", interval=0.5)

@@ -28,6 +28,7 @@ import pytest
 import requests
 
 from dcos_scaleio.cli import errors
+from dcos_scaleio.cli.cosmos import media
 from dcos_scaleio.sandbox.dcos.cosmos.universe_server import UniverseServer, build_repo
 from dcos_scaleio.sandbox.up import SandboxUp, write_private_json
 from support.cli_plugin import run_plugin
@@ -57,8 +58,8 @@ class Dcos:
 
     def cosmos(self, path, kind, body, ns="package", version="v1"):
         headers = dict(self.kw["headers"])
-        headers["Content-Type"] = f"application/vnd.dcos.{ns}.{kind}-request+json;charset=utf-8;version=v1"
-        headers["Accept"] = f"application/vnd.dcos.{ns}.{kind}-response+json;charset=utf-8;version={version}"
+        headers["Content-Type"] = media(ns, kind, "request", "v1")
+        headers["Accept"] = media(ns, kind, "response", version)
         r = requests.post(self.base + path, data=json.dumps(body), verify=self.kw["verify"], timeout=30,
                           headers=headers)
         assert r.status_code == 200, (path, r.status_code, r.text)
@@ -113,10 +114,6 @@ def steps(body) -> dict:
     return {s["name"]: s for ph in body["phases"] for s in ph["steps"]}
 
 
-def not_complete(body):
-    return [(n, s["status"], s.get("reason")) for n, s in steps(body).items() if s["status"] != "COMPLETE"]
-
-
 def sh(agent, *argv):
     return agent.root.run(list(argv), timeout=60)
 
@@ -150,7 +147,7 @@ def zk_node_exists(d, path):
         zk.close()
 
 
-def test_install_with_an_options_file_follows_the_plan_until_deployed(dcos):
+def test_install_with_an_options_file_follows_the_plan_until_deployed(dcos, e2e):
     r = dcos.installed
     assert r.code == 0, r.err + r.out
     assert "Installing scaleio " in r.out and "as /scaleio" in r.out
@@ -159,7 +156,7 @@ def test_install_with_an_options_file_follows_the_plan_until_deployed(dcos):
     assert f"/ {host}:[deps] on {host}: COMPLETE" in r.out, r.out
     assert "plan deploy: COMPLETE" in r.out and r.out.rstrip().endswith("Service 'scaleio' is deployed.")
     body = dcos.finished_plan()
-    assert body["status"] == "COMPLETE", not_complete(body)
+    assert body["status"] == "COMPLETE", e2e.failures(body)
     assert dcos.user_options()["scaleio"]["mode"] == "existing"
     assert dcos.options["scaleio"]["admin_password"] not in r.out + r.err
 
